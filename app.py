@@ -1,0 +1,15 @@
+"""vizcore app entrypoint: page config and navigation only. Run with `streamlit run app.py`."""
+
+import streamlit as st
+
+from vizcore.ui.shell import ensure_navigation
+
+ensure_navigation()
+st.set_page_config(page_title="vizcore", page_icon="🔭", layout="wide")
+page = st.navigation(
+    [
+        st.Page("pages/home.py", title="Home", icon="🏠", default=True),
+        st.Page("pages/attention.py", title="Attention", icon="👁️"),
+    ]
+)
+page.run()

@@ -1,0 +1,31 @@
+"""Attention: where a Vision Transformer looks, for a sample or uploaded image."""
+
+import streamlit as st
+
+from vizcore.ui.shell import ensure_navigation
+
+ensure_navigation()
+
+from vizcore.ui import attention_views as views  # noqa: E402
+from vizcore.ui import cache, widgets  # noqa: E402
+from vizcore.ui.errors import inline_errors  # noqa: E402
+
+st.title("Attention")
+st.caption("Where each head of a Vision Transformer looks, how attention flows through the layers, and which "
+           "patches drive a prediction. All maps are drawn on exactly the pixels the model saw.")
+
+choice = widgets.model_picker("vit")
+image, image_name = widgets.image_picker()
+with inline_errors():
+    handle = cache.model(choice.spec, choice.pretrained)
+fit = widgets.fit_picker(handle.preprocess.dynamic_size)
+display = widgets.display_options()
+key = cache.image_key(image)
+with inline_errors():
+    maps = cache.attention_maps(choice.spec, choice.pretrained, key, image, fit)
+
+views.summary(handle, maps, image_name)
+tabs = st.tabs(views.TABS)
+for tab, draw in zip(tabs, views.DRAW):
+    with tab:
+        draw(handle, maps, display, choice, key, image, fit)

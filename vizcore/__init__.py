@@ -1,0 +1,22 @@
+"""vizcore: see what image models learn (attention, position embeddings, latents, MAE, embedding projector).
+
+    import vizcore as vc
+    model = vc.load_model("bundled:tiny_vit")
+    maps = vc.attention.capture(model, [vc.load_image("cat.jpg")])
+"""
+
+from __future__ import annotations
+
+from vizcore import attention, data
+from vizcore.data import Dataset, load_image
+from vizcore.errors import VizcoreError
+from vizcore.layout import TokenLayout
+from vizcore.models import ModelHandle, ModelInfo, list_models, load_model
+from vizcore.attention import AttentionMaps
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AttentionMaps", "Dataset", "ModelHandle", "ModelInfo", "TokenLayout", "VizcoreError", "attention", "data",
+    "list_models", "load_image", "load_model",
+]

@@ -1,0 +1,136 @@
+"""The `vizcore` command: list models, train the bundled models, render attention maps, start the app."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+VIEWS = ("rollout", "grad-rollout", "cls", "query")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="vizcore", description="See what image models learn.",
+                                epilog="Example: vizcore attention cat.jpg --view rollout --out map.png")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    m = sub.add_parser("models", help="list models available offline",
+                       epilog="Example: vizcore models")
+    m.set_defaults(run=_models)
+
+    t = sub.add_parser("train", help="train a bundled model with its recipe",
+                       epilog="Example: vizcore train vit --out assets/models")
+    t.add_argument("recipe", choices=["vit"])
+    t.add_argument("--out", type=Path, default=Path("assets/models"), help="folder for weights + model card")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--epochs", type=int, default=None, help="override the recipe's number of epochs")
+    t.set_defaults(run=_train)
+
+    a = sub.add_parser("attention", help="render an attention map of an image to PNG",
+                       epilog="Example: vizcore attention photo.jpg --model timm:vit_small_patch16_224.dino "
+                              "--view rollout --out map.png --npy attn.npy")
+    a.add_argument("image", type=Path)
+    a.add_argument("--model", default="bundled:tiny_vit", help="model spec (see `vizcore models`)")
+    a.add_argument("--random-weights", action="store_true", help="use the architecture with random weights")
+    a.add_argument("--view", choices=VIEWS, default="rollout")
+    a.add_argument("--layer", type=int, default=-1, help="layer for --view cls/query (default: last)")
+    a.add_argument("--row", type=int, default=0, help="query patch row for --view query")
+    a.add_argument("--col", type=int, default=0, help="query patch column for --view query")
+    a.add_argument("--head-fusion", choices=["mean", "max", "min"], default="mean")
+    a.add_argument("--discard-ratio", type=float, default=0.0)
+    a.add_argument("--class-index", type=int, default=None, help="class for grad-rollout (default: top-1)")
+    a.add_argument("--fit", choices=["resize", "crop", "keep_aspect"], default="resize")
+    a.add_argument("--opacity", type=float, default=0.6)
+    a.add_argument("--colorscale", default="Inferno")
+    a.add_argument("--interpolation", choices=["bilinear", "nearest"], default="bilinear")
+    a.add_argument("--out", type=Path, default=Path("attention.png"), help="overlay PNG to write")
+    a.add_argument("--npy", type=Path, default=None, help="also save raw attention (L, H, N, N) as .npy")
+    a.set_defaults(run=_attention)
+
+    s = sub.add_parser("app", help="start the web app (streamlit run app.py)",
+                       epilog="Example: vizcore app --port 8501")
+    s.add_argument("--port", type=int, default=8501)
+    s.set_defaults(run=_app)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from vizcore.errors import VizcoreError
+
+    try:
+        return args.run(args) or 0
+    except VizcoreError as e:
+        print(f"vizcore: {e}", file=sys.stderr)
+        return 2
+
+
+def _models(args) -> int:
+    import vizcore as vc
+
+    for info in vc.list_models():
+        where = "offline" if info.offline else "no local weights (random only)"
+        print(f"{info.spec:55s} {where:32s} {info.title}")
+    return 0
+
+
+def _train(args) -> int:
+    from vizcore import train
+
+    kwargs = {"seed": args.seed, "out_dir": args.out, "progress": train.tqdm_progress()}
+    if args.epochs is not None:
+        kwargs["epochs"] = args.epochs
+    _, card = train.train_vit(**kwargs)
+    print(f"wrote {args.out / (card['name'] + '.safetensors')}; metrics: {card['metrics']}")
+    return 0
+
+
+def _attention(args) -> int:
+    import numpy as np
+
+    import vizcore as vc
+    from vizcore import attention, render
+
+    model = vc.load_model(args.model, pretrained=not args.random_weights)
+    image = vc.load_image(args.image)
+    target = None
+    if args.view == "grad-rollout":
+        target = args.class_index
+        if target is None:
+            target = int(attention.capture(model, [image], fit=args.fit).logits[0].argmax())
+    maps = attention.capture(model, [image], fit=args.fit, target=target)
+    grid = _view_grid(maps, args)
+    png = render.to_png(render.overlay(maps.image[0].numpy(), grid, opacity=args.opacity,
+                                       colorscale=args.colorscale, interpolation=args.interpolation))
+    args.out.write_bytes(png)
+    print(f"wrote {args.out} ({args.view}, {model.info.title})")
+    if args.npy:
+        np.save(args.npy, maps.attn[0].numpy())
+        print(f"wrote {args.npy} {tuple(maps.attn[0].shape)} (layers, heads, tokens, tokens)")
+    return 0
+
+
+def _view_grid(maps, args):
+    from vizcore import attention
+    from vizcore.errors import InputError
+
+    layer = args.layer % maps.num_layers
+    if args.view == "rollout":
+        return attention.rollout(maps, head_fusion=args.head_fusion, discard_ratio=args.discard_ratio)[0]
+    if args.view == "grad-rollout":
+        return attention.grad_rollout(maps)[0]
+    if args.view == "cls":
+        return attention.cls_maps(maps, layer)[0].mean(0)
+    gh, gw = maps.layout.grid
+    if not (0 <= args.row < gh and 0 <= args.col < gw):
+        raise InputError(f"Patch ({args.row}, {args.col}) is outside the {gh}x{gw} grid.")
+    token = maps.layout.num_prefix_tokens + args.row * gw + args.col
+    return attention.query_map(maps, layer, token, args.head_fusion)[0]
+
+
+def _app(args) -> int:
+    import subprocess
+
+    app = Path(__file__).resolve().parents[1] / "app.py"
+    return subprocess.call([sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port),
+                            "--browser.gatherUsageStats", "false"])

@@ -1,0 +1,257 @@
+"""Plotly figures for attention analyses: one function per visual, data in, `go.Figure` out (never shown).
+
+Inputs are plain arrays or tensors for ONE image (index the batch first), never models, so pages, the CLI and
+notebooks draw the same pictures. Images are sent as PNG data URIs and attention as the raw patch grid
+(gh, gw): "bilinear" is plotly's ``zsmooth="best"`` (the same bilinear, align_corners=False, as
+`render.upsample`, done in the browser), so a figure stays small and hovering gives the exact patch value.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+from PIL import Image
+from plotly.subplots import make_subplots
+
+from vizcore import render
+from vizcore.errors import InputError
+
+IMAGE_SIDE = 384  # longest side, in pixels, of an image sent for a single overlay
+PANEL_SIDE = 192  # ... and for each panel of a multi-panel figure
+PANEL_HEIGHT = 220  # figure pixels per row of panels
+_HOVER = "patch (%{customdata[0]:d}, %{customdata[1]:d})<br>attention %{customdata[2]:.4g}<extra></extra>"
+_HEAD_SCALES = {"figure": "colour scale shared by all heads", "head": "each head min-max scaled"}
+
+
+def _array(values, ndim: int, what: str) -> np.ndarray:
+    arr = render.as_array(values)
+    if arr.ndim != ndim or 0 in arr.shape:
+        raise InputError(f"Expected {what} for one image; got shape {tuple(arr.shape)}. Index the batch first.")
+    return arr
+
+
+def _image_trace(rgb: np.ndarray, max_side: int) -> go.Image:
+    """uint8 (H, W, 3) as a PNG-sourced image in pixel coordinates (shrunk to `max_side` for the wire)."""
+    h, w = rgb.shape[:2]
+    k = max(h, w) / max_side
+    shown = rgb if k <= 1 else np.asarray(Image.fromarray(rgb).resize(
+        (max(1, round(w / k)), max(1, round(h / k))), Image.Resampling.LANCZOS))
+    dy, dx = h / shown.shape[0], w / shown.shape[1]
+    uri = "data:image/png;base64," + base64.b64encode(render.to_png(shown, scale=1)).decode("ascii")
+    return go.Image(source=uri, x0=dx / 2 - 0.5, dx=dx, y0=dy / 2 - 0.5, dy=dy, hoverinfo="skip")
+
+
+def _heatmap(raw: np.ndarray, cover: tuple[int, int], interpolation: str, shown: np.ndarray | None = None,
+             **kw) -> go.Heatmap:
+    """Patch grid raw (gh, gw) stretched over `cover` (H, W) image pixels; hover gives patch and raw value."""
+    if interpolation not in render.INTERPOLATIONS:
+        raise InputError(f"Unknown interpolation '{interpolation}'. Use one of {', '.join(render.INTERPOLATIONS)}.")
+    gh, gw = raw.shape
+    dy, dx = cover[0] / gh, cover[1] / gw
+    rows, cols = np.indices((gh, gw))
+    custom = np.stack([rows, cols, raw], axis=-1).astype(np.float32)  # (gh, gw, 3)
+    return go.Heatmap(z=(raw if shown is None else shown).astype(np.float32), x0=dx / 2 - 0.5, dx=dx,
+                      y0=dy / 2 - 0.5, dy=dy, zsmooth="best" if interpolation == "bilinear" else False,
+                      customdata=custom, hovertemplate=_HOVER, **kw)
+
+
+def _colorbar(title: str) -> dict:
+    return dict(title=dict(text=title), thickness=14, outlinewidth=0)
+
+
+def _image_axes(fig: go.Figure, hw: tuple[int, int]) -> None:
+    """Every subplot: no ticks, square pixels, row 0 at the top (as images are drawn)."""
+    h, w = hw
+    hidden = dict(showticklabels=False, ticks="", showgrid=False, zeroline=False, constrain="domain")
+    fig.update_xaxes(range=[-0.5, w - 0.5], **hidden)
+    fig.for_each_yaxis(lambda ax: ax.update(range=[h - 0.5, -0.5], scaleanchor=ax.anchor or "x", **hidden))
+
+
+def _style(fig: go.Figure, title: str, height: int, subtitle: str = "") -> go.Figure:
+    text = f"{title}<br><sup>{subtitle}</sup>" if subtitle else title
+    fig.update_layout(title=dict(text=text, x=0.01, xanchor="left"), font=dict(size=13), height=height,
+                      template="plotly_white", margin=dict(l=10, r=10, t=80 if subtitle else 56, b=10))
+    return fig
+
+
+def _panels(n: int, cols: int, titles: list[str]) -> tuple[go.Figure, int]:
+    """A (rows x cols) subplot grid for n panels; returns it and its number of columns."""
+    cols = max(1, min(cols, n))
+    rows = math.ceil(n / cols)
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, horizontal_spacing=0.02,
+                        vertical_spacing=44 / (PANEL_HEIGHT * rows + 120))
+    return fig, cols
+
+
+def attention_overlay(image, grid, *, title: str, opacity: float = 0.6, colorscale: str = "Inferno",
+                      interpolation: str = "bilinear", patch_size: tuple[int, int] | None = None,
+                      highlight: tuple[int, int] | None = None) -> go.Figure:
+    """An attention map over the image it was computed on, with a colour bar; hover gives patch and value.
+
+    Args:
+        image: (C, H, W) in [0, 1] or uint8 (H, W, 3): exactly what the model saw.
+        grid: (gh, gw) attention over the patches.
+        patch_size: (ph, pw) pixels per patch; the map then covers gh*ph x gw*pw pixels (else the whole image).
+        highlight: (row, col) of a patch to outline, e.g. the query patch.
+    """
+    rgb = render.as_uint8(image)  # (H, W, 3)
+    raw = _array(grid, 2, "a (gh, gw) grid")
+    gh, gw = raw.shape
+    ph, pw = patch_size or (rgb.shape[0] / gh, rgb.shape[1] / gw)
+    fig = make_subplots(rows=1, cols=1)
+    fig.add_trace(_image_trace(rgb, IMAGE_SIDE))
+    fig.add_trace(_heatmap(raw, (gh * ph, gw * pw), interpolation, opacity=opacity, name="attention",
+                           colorscale=render.check_colorscale(colorscale), colorbar=_colorbar("attention")))
+    if highlight is not None:
+        r, c = highlight
+        if not (0 <= r < gh and 0 <= c < gw):
+            raise InputError(f"Patch {highlight} is outside the {gh} x {gw} grid.")
+        for color, width in (("black", 5), ("white", 2)):  # visible on any colour scale
+            fig.add_shape(type="rect", x0=c * pw - 0.5, x1=(c + 1) * pw - 0.5, y0=r * ph - 0.5,
+                          y1=(r + 1) * ph - 0.5, line=dict(color=color, width=width))
+    _image_axes(fig, rgb.shape[:2])
+    return _style(fig, title, height=520)
+
+
+def head_maps(image, maps, *, title: str, layer: int, colorscale: str = "Inferno", opacity: float = 0.6,
+              interpolation: str = "bilinear", cols: int = 4, scale: str = "figure") -> go.Figure:
+    """One attention overlay per head of one layer, in a grid of panels "head 0", "head 1", ...
+
+    Args:
+        image: (C, H, W) in [0, 1] or uint8 (H, W, 3).
+        maps: (H, gh, gw) per-head attention over the patches, e.g. `attention.cls_maps(maps, layer)[0]`.
+        scale: "figure" (one colour scale for all heads: faint heads look faint) or "head" (each head
+            min-max scaled to show its pattern); the subtitle says which.
+    """
+    if scale not in _HEAD_SCALES:
+        raise InputError(f"Unknown scale '{scale}'. Use 'figure' or 'head'.")
+    rgb = render.as_uint8(image)
+    grids = _array(maps, 3, "maps of shape (heads, gh, gw)")
+    shown = render.normalize(grids, axis=(-2, -1)) if scale == "head" else grids
+    fig, cols = _panels(len(grids), cols, [f"head {h}" for h in range(len(grids))])
+    for h, grid in enumerate(grids):
+        row, col = divmod(h, cols)
+        fig.add_trace(_image_trace(rgb, PANEL_SIDE), row=row + 1, col=col + 1)
+        fig.add_trace(_heatmap(grid, rgb.shape[:2], interpolation, shown=shown[h], opacity=opacity,
+                               coloraxis="coloraxis", name=f"head {h}"), row=row + 1, col=col + 1)
+    bar = "attention" if scale == "figure" else "attention<br>(head min→max)"
+    fig.update_layout(coloraxis=dict(colorscale=render.check_colorscale(colorscale), cmin=float(shown.min()),
+                                     cmax=float(shown.max()), colorbar=_colorbar(bar)))
+    _image_axes(fig, rgb.shape[:2])
+    rows = math.ceil(len(grids) / cols)
+    return _style(fig, title, PANEL_HEIGHT * rows + 120, f"layer {layer} · {_HEAD_SCALES[scale]}")
+
+
+def _mosaic(grids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(L, H, gh, gw) -> tiles min-max scaled and laid out with one NaN cell between them, plus their labels.
+
+    Returns:
+        z (L*(gh+1)-1, H*(gw+1)-1) float32 and customdata (..., 4) of (layer, head, row, col) per cell.
+    """
+    L, H, gh, gw = grids.shape
+    tiles = np.pad(render.normalize(grids, axis=(-2, -1)), ((0, 0), (0, 0), (0, 1), (0, 1)),
+                   constant_values=np.nan)  # (L, H, gh+1, gw+1)
+    z = tiles.transpose(0, 2, 1, 3).reshape(L * (gh + 1), H * (gw + 1))[:-1, :-1]
+    labels = np.moveaxis(np.indices(tiles.shape), 0, -1)  # (L, H, gh+1, gw+1, 4)
+    labels = labels.transpose(0, 2, 1, 3, 4).reshape(L * (gh + 1), H * (gw + 1), 4)[:-1, :-1]
+    return z, labels.astype(np.uint8 if max(grids.shape) < 256 else np.uint16)
+
+
+def layers_heads_overview(maps, *, title: str, colorscale: str = "Inferno") -> go.Figure:
+    """Every layer's (rows) and head's (columns) map as one mosaic of small tiles, each min-max scaled.
+
+    One heatmap of the raw patch grids keeps 12 layers x 12 heads (ViT-B) light and readable.
+
+    Args:
+        maps: (L, H, gh, gw) attention over the patches, e.g. CLS maps of every layer.
+    """
+    grids = _array(maps, 4, "maps of shape (layers, heads, gh, gw)")
+    L, H, gh, gw = grids.shape
+    z, labels = _mosaic(grids)
+    fig = go.Figure(go.Heatmap(
+        z=z, customdata=labels, colorscale=render.check_colorscale(colorscale), zmin=0, zmax=1,
+        hoverongaps=False, colorbar=_colorbar("attention<br>(tile min→max)"),
+        hovertemplate="layer %{customdata[0]}, head %{customdata[1]}<br>patch (%{customdata[2]}, "
+                      "%{customdata[3]})<br>scaled %{z:.2f}<extra></extra>"))
+    axis = dict(showgrid=False, zeroline=False, ticks="", constrain="domain")
+    fig.update_xaxes(tickvals=[h * (gw + 1) + (gw - 1) / 2 for h in range(H)], side="top",
+                     ticktext=[f"head {h}" for h in range(H)], **axis)
+    fig.update_yaxes(tickvals=[i * (gh + 1) + (gh - 1) / 2 for i in range(L)], autorange="reversed",
+                     ticktext=[f"layer {i}" for i in range(L)], scaleanchor="x", **axis)
+    tile = min(100, max(40, 900 // max(L, H)))  # figure pixels per tile
+    fig = _style(fig, title, L * tile + 150, "rows: layers · columns: heads · each tile min-max scaled")
+    fig.update_layout(margin=dict(t=120))
+    return fig
+
+
+def mass_masks(image, masks, *, mass: float, title: str, cols: int = 4) -> go.Figure:
+    """Per head, the image with only the fewest patches that hold `mass` of its attention left bright (DINO).
+
+    Args:
+        image: (C, H, W) in [0, 1] or uint8 (H, W, 3).
+        masks: (H, gh, gw) bool, e.g. `attention.mass_mask(cls_maps(maps, layer)[0], mass)`.
+    """
+    rgb = render.as_uint8(image)
+    kept = _array(masks, 3, "masks of shape (heads, gh, gw)").astype(bool)
+    counts = kept.reshape(len(kept), -1).sum(axis=1)  # (H,)
+    total = kept[0].size
+    fig, cols = _panels(len(kept), cols, [f"head {h}: {n} patches ({n / total:.0%})" for h, n in enumerate(counts)])
+    for h, mask in enumerate(kept):
+        row, col = divmod(h, cols)
+        fig.add_trace(_image_trace(render.mask_overlay(rgb, mask), PANEL_SIDE), row=row + 1, col=col + 1)
+    _image_axes(fig, rgb.shape[:2])
+    fig.update_annotations(font_size=13)
+    return _style(fig, title, PANEL_HEIGHT * math.ceil(len(kept) / cols) + 120,
+                  f"kept: the fewest patches holding {mass:.0%} of the head's attention; the rest is darkened")
+
+
+def prefix_share_heatmap(share, prefix_names, *, title: str, colorscale: str = "Inferno") -> go.Figure:
+    """For each prefix token (CLS, registers, ...) a layer x head heatmap of the share of attention it gets.
+
+    Args:
+        share: (L, H, p) average share of attention (0..1), e.g. `attention.prefix_share(maps)[0]`.
+        prefix_names: p names, e.g. ("cls", "reg1", ...).
+    """
+    s = _array(share, 3, "share of shape (layers, heads, prefix tokens)")
+    names = list(prefix_names)
+    if len(names) != s.shape[-1]:
+        raise InputError(f"Got {len(names)} prefix names for {s.shape[-1]} prefix tokens; pass one name each.")
+    fig = make_subplots(rows=1, cols=len(names), subplot_titles=names, shared_yaxes=True, horizontal_spacing=0.03)
+    for j, name in enumerate(names):
+        fig.add_trace(go.Heatmap(
+            z=s[..., j].astype(np.float32), coloraxis="coloraxis", name=name,
+            hovertemplate=f"layer %{{y}}, head %{{x}}<br>%{{z:.1%}} of attention goes to {name}<extra></extra>"),
+            row=1, col=j + 1)
+        fig.update_xaxes(title_text="head", row=1, col=j + 1)
+    fig.update_yaxes(title_text="layer", autorange="reversed", row=1, col=1)
+    fig.update_xaxes(showgrid=False, zeroline=False, dtick=1 if s.shape[1] <= 16 else None)
+    fig.update_yaxes(showgrid=False, zeroline=False, dtick=1 if s.shape[0] <= 16 else None)
+    fig.update_layout(coloraxis=dict(colorscale=render.check_colorscale(colorscale), cmin=0, cmax=1,
+                                     colorbar=_colorbar("share of<br>attention")))
+    return _style(fig, title, max(320, 26 * s.shape[0] + 160), "averaged over all queries; 1 = all attention")
+
+
+def predictions_bar(top: list[tuple[int, str, float]], *, title: str) -> go.Figure:
+    """Top-k class probabilities as horizontal bars, highest on top, with percentages.
+
+    Args:
+        top: (class index, name, probability) triples, e.g. `attention.top_predictions(logits, names)[0]`.
+    """
+    if not top:
+        raise InputError("No predictions to draw; pass at least one (index, name, probability).")
+    ranked = sorted(top, key=lambda t: -t[2])
+    names = [name for _, name, _ in ranked]
+    if len(set(names)) < len(names):  # e.g. ImageNet's two "crane"s: keep both bars
+        names = [f"{name} ({idx})" for idx, name, _ in ranked]
+    probs = [float(p) for _, _, p in ranked]
+    fig = go.Figure(go.Bar(x=probs, y=names, orientation="h", text=[f"{p:.1%}" for p in probs],
+                           textposition="outside", cliponaxis=False, marker_color="#4C78A8",
+                           hovertemplate="%{y}: %{x:.2%}<extra></extra>"))
+    fig.update_xaxes(title_text="probability", range=[0, 1])
+    fig.update_yaxes(title_text="class", autorange="reversed", type="category")
+    fig = _style(fig, title, 90 + 34 * len(ranked))
+    fig.update_layout(showlegend=False, margin=dict(r=60))
+    return fig

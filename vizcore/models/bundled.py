@@ -1,0 +1,78 @@
+"""`bundled:` models: weights (.safetensors) + a JSON model card in assets/models/, trained by `vizcore train`."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from vizcore.errors import ModelError
+from vizcore.models.base import ModelInfo, Preprocess
+from vizcore.models.checkpoints import load_into, read_state_dict
+from vizcore.models.vit import VitHandle, build_timm_vit
+
+
+def assets_dir() -> Path:
+    """The assets folder: $VIZCORE_ASSETS, else `assets/` beside the package (editable install / checkout)."""
+    return Path(os.environ.get("VIZCORE_ASSETS", Path(__file__).resolve().parents[2] / "assets"))
+
+
+def models_dir() -> Path:
+    return assets_dir() / "models"
+
+
+def read_card(path: Path) -> dict:
+    try:
+        card = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise ModelError(f"Model card {path.name} is unreadable ({e}); re-run the `vizcore train` recipe.") from None
+    for key in ("name", "kind", "architecture"):
+        if key not in card:
+            raise ModelError(f"Model card {path.name} lacks '{key}'; re-run the `vizcore train` recipe.")
+    return card
+
+
+def list_bundled() -> list[ModelInfo]:
+    infos = []
+    for card_path in sorted(models_dir().glob("*.json")):
+        if not card_path.with_suffix(".safetensors").is_file():
+            continue
+        card = read_card(card_path)
+        infos.append(ModelInfo(
+            spec=f"bundled:{card['name']}",
+            title=card.get("title", card["name"]),
+            kind=card["kind"],
+            description=card.get("description", ""),
+        ))
+    return infos
+
+
+def handle_from_card(card: dict, weights: Path | None, spec: str, pretrained: bool = True) -> VitHandle:
+    """Build the model a card describes and load `weights` into it strictly (random weights if None)."""
+    if card["kind"] != "vit":
+        raise ModelError(f"{spec}: model kind '{card['kind']}' is not supported by this version of vizcore.")
+    module = build_timm_vit(card["architecture"])
+    if weights is not None:
+        load_into(module, read_state_dict(weights), spec)
+    pre = card.get("preprocess", {})
+    size = tuple(pre.get("size", [card["architecture"]["img_size"]] * 2))
+    preprocess = Preprocess(
+        size=(int(size[0]), int(size[1])),
+        mean=tuple(pre.get("mean", (0.5, 0.5, 0.5))),
+        std=tuple(pre.get("std", (0.5, 0.5, 0.5))),
+        dynamic_size=True,
+    )
+    title = card.get("title", card["name"]) + ("" if pretrained else " (random weights)")
+    info = ModelInfo(spec, title, card["kind"], card.get("description", ""), pretrained=pretrained)
+    names = card.get("class_names")
+    return VitHandle(module, info, preprocess, tuple(names) if names else None)
+
+
+def load_bundled(name: str, *, pretrained: bool = True) -> VitHandle:
+    card_path = models_dir() / f"{name}.json"
+    if not card_path.is_file():
+        have = ", ".join(i.spec for i in list_bundled()) or "none"
+        raise ModelError(f"No bundled model '{name}'. Available: {have}.")
+    card = read_card(card_path)
+    weights = card_path.with_suffix(".safetensors") if pretrained else None
+    return handle_from_card(card, weights, f"bundled:{name}", pretrained)

@@ -1,0 +1,48 @@
+"""`file:` models: a local checkpoint plus its architecture.
+
+The architecture comes from a vizcore model card beside the file (`model.json` next to `model.safetensors`) or
+from an `arch=` timm name: ``file:/ckpt/dino.pth?arch=vit_small_patch16_224``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from vizcore.errors import CheckpointError, ModelError
+from vizcore.models.bundled import handle_from_card, read_card
+from vizcore.models.checkpoints import load_into, read_state_dict
+from vizcore.models.timm_source import load_timm
+from vizcore.models.vit import VitHandle
+
+
+def parse_file_spec(rest: str) -> tuple[Path, dict[str, str]]:
+    """"/path/x.pth?arch=name" -> (Path, {"arch": "name"})."""
+    path, _, query = rest.partition("?")
+    params = dict(p.split("=", 1) for p in query.split("&") if "=" in p)
+    return Path(path).expanduser(), params
+
+
+def load_file(rest: str, *, pretrained: bool = True) -> VitHandle:
+    path, params = parse_file_spec(rest)
+    spec = f"file:{rest}"
+    if not path.is_file():
+        raise CheckpointError(f"No checkpoint file at {path}. Check the path (it must be a local file).")
+    card_path = path.with_suffix(".json")
+    if "arch" in params:
+        handle = load_timm(params["arch"], pretrained=False)
+        load_into(handle.module, read_state_dict(path), spec)
+        handle.info = _relabel(handle, spec, path)
+        return handle
+    if card_path.is_file():
+        return handle_from_card(read_card(card_path), path, spec)
+    raise ModelError(
+        f"vizcore cannot tell which architecture {path.name} is. Put its model card beside it "
+        f"({card_path.name}) or name a timm architecture: file:{path}?arch=vit_small_patch16_224."
+    )
+
+
+def _relabel(handle: VitHandle, spec: str, path: Path):
+    from dataclasses import replace
+
+    return replace(handle.info, spec=spec, title=f"{path.name} ({handle.module.__class__.__name__})",
+                   pretrained=True)

@@ -1,0 +1,186 @@
+"""Attention maps as pixels: upsampling, colour maps, overlays, DINO-style masks and PNG bytes.
+
+Everything here is numpy/torch/PIL and returns arrays or bytes, so downloads, the CLI and notebooks get the
+same pictures without a browser. Only ``plotly.colors`` is used, to read the named colour scales; figures live
+in ``vizcore.figures``.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import warnings
+from functools import lru_cache
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from plotly.colors import get_colorscale, sample_colorscale
+
+from vizcore.errors import InputError
+
+COLORSCALES = ("Inferno", "Viridis", "Magma", "Plasma", "Cividis", "Jet")
+"""Colour maps offered in the app; Viridis and Cividis stay readable with colour-vision deficiencies."""
+
+INTERPOLATIONS = ("bilinear", "nearest")
+MIN_PNG_SIDE = 256
+
+
+def as_array(values) -> np.ndarray:
+    """A numpy view of an array-like or (any-device, any-dtype) tensor; bool and uint8 stay as they are."""
+    if isinstance(values, torch.Tensor):
+        values = values.detach().cpu()
+        if values.is_floating_point():
+            values = values.float()
+        return values.numpy()
+    return np.asarray(values)
+
+
+def as_uint8(image) -> np.ndarray:
+    """An image as uint8 RGB (H, W, 3).
+
+    Args:
+        image: (C, H, W) floats in [0, 1] (what the model saw; C is 1, 3 or 4), (H, W, C) uint8, or (H, W)
+            grayscale; numpy array or tensor. Alpha is dropped, gray is repeated to RGB.
+    """
+    arr = as_array(image)
+    if arr.ndim == 3 and arr.shape[0] in (1, 3, 4) and (arr.dtype != np.uint8 or arr.shape[-1] not in (1, 3, 4)):
+        arr = arr.transpose(1, 2, 0)  # (C, H, W) -> (H, W, C)
+    if arr.ndim == 2:
+        arr = arr[..., None]  # (H, W, 1)
+    if arr.ndim != 3 or arr.shape[-1] not in (1, 3, 4) or 0 in arr.shape:
+        raise InputError(f"Expected an image of shape (C, H, W) or (H, W, C) with 1, 3 or 4 channels; got "
+                         f"{tuple(arr.shape)}. Pass one image, not a batch.")
+    arr = np.repeat(arr, 3, axis=-1) if arr.shape[-1] == 1 else arr[..., :3]  # (H, W, 3)
+    if arr.dtype != np.uint8:
+        arr = np.clip(np.rint(arr.astype(np.float64) * 255.0), 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(arr)
+
+
+def _grid2d(grid, what: str = "grid") -> np.ndarray:
+    arr = as_array(grid)
+    if arr.ndim != 2 or 0 in arr.shape:
+        raise InputError(f"Expected a 2-D {what} (gh, gw) for one image; got shape {tuple(arr.shape)}.")
+    return arr
+
+
+def upsample(grid, size: tuple[int, int], interpolation: str = "bilinear") -> np.ndarray:
+    """Stretch a patch grid (gh, gw) to pixels (H, W), float32.
+
+    "nearest" paints each patch as one solid block (exact when H = gh * patch height, as for the image the
+    model saw; otherwise block edges are rounded); "bilinear" is smooth (align_corners=False, so values stay
+    within the grid's range).
+    """
+    if interpolation not in INTERPOLATIONS:
+        raise InputError(f"Unknown interpolation '{interpolation}'. Use one of {', '.join(INTERPOLATIONS)}.")
+    x = torch.from_numpy(_grid2d(grid).astype(np.float32))[None, None]  # (1, 1, gh, gw)
+    size = (int(size[0]), int(size[1]))
+    if interpolation == "nearest":
+        out = F.interpolate(x, size=size, mode="nearest-exact")
+    else:
+        out = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+    return out[0, 0].numpy()  # (H, W)
+
+
+@lru_cache(maxsize=32)
+def _lut(colorscale: str) -> np.ndarray:
+    """256-entry lookup table (256, 3) uint8 of a named plotly colour scale."""
+    try:
+        scale = get_colorscale(colorscale)
+    except Exception as err:  # plotly raises PlotlyError for unknown names
+        raise InputError(f"Unknown colour scale '{colorscale}'. Use a plotly name such as "
+                         f"{', '.join(COLORSCALES)}.") from err
+    rgb = sample_colorscale(scale, np.linspace(0.0, 1.0, 256).tolist(), colortype="tuple")
+    lut = np.clip(np.rint(np.asarray(rgb) * 255.0), 0, 255).astype(np.uint8)  # (256, 3)
+    lut.setflags(write=False)
+    return lut
+
+
+def normalize(values, axis: int | tuple[int, ...] | None = None) -> np.ndarray:
+    """Min-max scale to [0, 1] (float32), over everything or per slice along `axis` (e.g. (-2, -1) per map).
+
+    Constant slices become 0 (not NaN); NaN and inf become 0.
+    """
+    v = as_array(values).astype(np.float32)
+    v = np.where(np.isfinite(v), v, np.nan)
+    with warnings.catch_warnings():  # all-NaN slices: handled below
+        warnings.simplefilter("ignore", RuntimeWarning)
+        lo = np.nanmin(v, axis=axis, keepdims=True)
+        span = np.nanmax(v, axis=axis, keepdims=True) - lo
+    ok = np.isfinite(span) & (span > 0)
+    out = np.where(ok, (v - lo) / np.where(ok, span, 1.0), 0.0)
+    return np.nan_to_num(out, nan=0.0).astype(np.float32)
+
+
+def check_colorscale(name: str) -> str:
+    """Return `name` if plotly knows the colour scale; raise InputError naming the offered ones otherwise."""
+    _lut(name)
+    return name
+
+
+def colorize(values, colorscale: str = "Inferno") -> np.ndarray:
+    """Map values (H, W) through a colour scale after min-max scaling: uint8 (H, W, 3).
+
+    The minimum gets the scale's first colour, the maximum its last.
+    """
+    idx = np.rint(normalize(values) * 255.0).astype(np.intp)  # (H, W) in 0..255
+    return _lut(colorscale)[idx]  # (H, W, 3)
+
+
+def overlay(image, grid, *, opacity: float = 0.6, colorscale: str = "Inferno",
+            interpolation: str = "bilinear") -> np.ndarray:
+    """Alpha-blend a colourised attention grid (gh, gw) over an image: uint8 (H, W, 3).
+
+    Args:
+        image: see `as_uint8`.
+        grid: (gh, gw) attention over the patches; stretched over the whole image.
+        opacity: 0 returns the image, 1 the colourised map.
+    """
+    if not 0.0 <= opacity <= 1.0:
+        raise InputError(f"opacity must be in [0, 1], got {opacity}.")
+    rgb = as_uint8(image)  # (H, W, 3)
+    heat = colorize(upsample(grid, rgb.shape[:2], interpolation), colorscale)  # (H, W, 3)
+    out = (1.0 - opacity) * rgb.astype(np.float32) + opacity * heat.astype(np.float32)
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def mask_overlay(image, mask, *, darken: float = 0.75) -> np.ndarray:
+    """DINO-style mask: keep the patches inside `mask` (gh, gw) bool, darken the rest: uint8 (H, W, 3).
+
+    Args:
+        darken: how much of the brightness to remove outside the mask (0 = none, 1 = black).
+    """
+    if not 0.0 <= darken <= 1.0:
+        raise InputError(f"darken must be in [0, 1], got {darken}.")
+    rgb = as_uint8(image)  # (H, W, 3)
+    inside = upsample(_grid2d(mask, "mask").astype(np.float32), rgb.shape[:2], "nearest") > 0.5  # (H, W)
+    dark = np.rint(rgb.astype(np.float32) * (1.0 - darken)).astype(np.uint8)
+    return np.where(inside[..., None], rgb, dark)
+
+
+def png_scale(shape: tuple[int, ...], min_side: int = MIN_PNG_SIDE) -> int:
+    """Smallest integer factor that brings the short side of an (H, W, ...) image to at least `min_side`."""
+    return max(1, math.ceil(min_side / max(1, min(shape[0], shape[1]))))
+
+
+def to_png(array, *, scale: int | None = None) -> bytes:
+    """Encode uint8 (H, W, 3) RGB or (H, W) gray as PNG bytes.
+
+    Args:
+        scale: integer enlargement with nearest neighbour (pixels stay crisp blocks). None picks the smallest
+            factor that makes the short side at least 256 px (our bundled models see 64 x 64 images); use 1 to
+            keep the size.
+    """
+    arr = as_array(array)
+    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[-1] != 3) or arr.dtype != np.uint8:
+        raise InputError(f"to_png expects uint8 (H, W, 3) or (H, W); got {arr.dtype} {tuple(arr.shape)}. "
+                         "Convert images with render.as_uint8 first.")
+    k = png_scale(arr.shape) if scale is None else int(scale)
+    if k < 1:
+        raise InputError(f"scale must be a positive integer, got {scale}.")
+    if k > 1:
+        arr = np.repeat(np.repeat(arr, k, axis=0), k, axis=1)  # (k H, k W, ...)
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(arr)).save(buf, format="PNG")
+    return buf.getvalue()

@@ -1,0 +1,182 @@
+"""The Attention page's views: each reads its own controls, computes from cached maps and draws one figure."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import streamlit as st
+
+from vizcore import attention, figures, render
+from vizcore.ui import cache
+
+EXPLAIN_PREFIX = {
+    "cls": "**CLS** — a learned token whose final state feeds the classifier; its attention row is the usual "
+           "'where does the model look' map.",
+    "dist": "**Distillation token** (DeiT) — trained to match a CNN teacher's prediction; a second summary token "
+            "beside CLS.",
+    "reg": "**Registers** (Darcet et al. 2024) — extra learned tokens with no output; they absorb global "
+           "information that would otherwise create high-norm artefact patches in the attention maps.",
+}
+
+
+def summary(handle, maps: attention.AttentionMaps, image_name: str) -> None:
+    """What the model saw, its token layout and (with a classifier head) its top-5 predictions."""
+    if not handle.info.pretrained:
+        st.warning("Random weights: this model is untrained, so its attention is a pattern of the initialisation, "
+                   "not of anything learned.", icon="🎲")
+    lay = maps.layout
+    left, right = st.columns([1, 2])
+    with left:
+        seen = render.to_png(render.as_uint8(maps.image[0]))
+        st.image(seen, caption=f"{image_name}: what the model saw ({lay.input_size[0]}×{lay.input_size[1]} px)")
+    with right:
+        st.markdown(
+            f"**{handle.info.title}** · {maps.num_layers} layers × {maps.num_heads} heads · "
+            f"{lay.num_tokens} tokens = {lay.num_prefix_tokens} prefix ({', '.join(lay.prefix_names) or 'none'}) "
+            f"+ {lay.grid[0]}×{lay.grid[1]} patches of {lay.patch_size[0]} px"
+        )
+        if handle.has_head:
+            top = attention.top_predictions(maps.logits, handle.class_names, k=5)[0]
+            st.plotly_chart(figures.predictions_bar(top, title="Top-5 predictions"), width="stretch")
+        else:
+            st.info("This model has no classifier head (self-supervised features), so there are no predictions "
+                    "and no class-specific gradient map.")
+
+
+@st.fragment
+def per_head(handle, maps, display, choice, key, image, fit) -> None:
+    layer = st.slider("Layer", 0, maps.num_layers - 1, maps.num_layers - 1, key="head_layer")
+    grids = attention.cls_maps(maps, layer)[0]  # (H, gh, gw)
+    st.plotly_chart(figures.head_maps(
+        _img(maps), grids, title=f"{_query_name(maps)} attention per head, layer {layer}", layer=layer,
+        colorscale=display.colorscale, opacity=display.opacity, interpolation=display.interpolation,
+    ), width="stretch")
+    _downloads(maps, grids.mean(0), display, f"cls_layer{layer}_mean")
+
+
+@st.fragment
+def overview(handle, maps, display, choice, key, image, fit) -> None:
+    grids = np.stack([attention.cls_maps(maps, layer)[0].numpy() for layer in range(maps.num_layers)])
+    st.plotly_chart(figures.layers_heads_overview(
+        grids, title=f"{_query_name(maps)} attention, every layer (rows) × head (columns)",
+        colorscale=display.colorscale), width="stretch")
+
+
+@st.fragment
+def rollout(handle, maps, display, choice, key, image, fit) -> None:
+    c1, c2 = st.columns(2)
+    fusion = c1.selectbox("Head fusion", attention.HEAD_FUSIONS, key="ro_fusion")
+    discard = c2.slider("Discard ratio (weakest links per row)", 0.0, 0.95, 0.0, 0.05, key="ro_discard")
+    grid = attention.rollout(maps, head_fusion=fusion, discard_ratio=discard)[0]
+    st.plotly_chart(_overlay(maps, grid, display, f"Attention rollout ({fusion} over heads, discard {discard:.2f})"),
+                    width="stretch")
+    st.caption("Rollout multiplies each layer's attention (plus the identity for the residual path, rows "
+               "re-normalised) through the network: how much each patch can reach the CLS token.")
+    _downloads(maps, grid, display, "rollout")
+
+
+@st.fragment
+def grad_rollout(handle, maps, display, choice, key, image, fit) -> None:
+    if not handle.has_head:
+        st.info("Gradient rollout needs a classifier head; this model has none.")
+        return
+    top = attention.top_predictions(maps.logits, handle.class_names, k=5)[0]
+    idx = st.selectbox("Explain class", [c for c, _, _ in top], key="gr_class",
+                       format_func=lambda c: next(f"{n} ({p:.1%})" for i, n, p in top if i == c))
+    gmaps = cache.attention_maps(choice.spec, choice.pretrained, key, image, fit, target=int(idx))
+    grid = attention.grad_rollout(gmaps)[0]
+    st.plotly_chart(_overlay(maps, grid, display, f"Gradient-weighted rollout for '{_name(handle, idx)}'"),
+                    width="stretch")
+    st.caption("Chefer et al. 2021 (gradient-only): each layer's attention weighted by the gradient of the class "
+               "score, negatives clipped, averaged over heads, accumulated as R ← R + ĀR.")
+    _downloads(maps, grid, display, f"grad_rollout_class{idx}")
+
+
+@st.fragment
+def query_patch(handle, maps, display, choice, key, image, fit) -> None:
+    lay = maps.layout
+    c1, c2, c3, c4 = st.columns(4)
+    layer = c1.slider("Layer", 0, maps.num_layers - 1, maps.num_layers - 1, key="q_layer")
+    row = c2.slider("Patch row", 0, lay.grid[0] - 1, lay.grid[0] // 2, key="q_row")
+    col = c3.slider("Patch column", 0, lay.grid[1] - 1, lay.grid[1] // 2, key="q_col")
+    fusion = c4.selectbox("Head fusion", attention.HEAD_FUSIONS, key="q_fusion")
+    token = lay.num_prefix_tokens + row * lay.grid[1] + col
+    grid = attention.query_map(maps, layer, token, fusion)[0]
+    st.plotly_chart(figures.attention_overlay(
+        _img(maps), grid, title=f"Where patch ({row}, {col}) looks at layer {layer}", opacity=display.opacity,
+        colorscale=display.colorscale, interpolation=display.interpolation, patch_size=lay.patch_size,
+        highlight=(row, col)), width="stretch")
+    _downloads(maps, grid, display, f"query_r{row}_c{col}_layer{layer}")
+
+
+@st.fragment
+def masks(handle, maps, display, choice, key, image, fit) -> None:
+    c1, c2 = st.columns(2)
+    layer = c1.slider("Layer", 0, maps.num_layers - 1, maps.num_layers - 1, key="m_layer")
+    mass = c2.slider("Keep this share of attention mass", 0.1, 1.0, 0.6, 0.05, key="m_mass")
+    kept = attention.mass_mask(attention.cls_maps(maps, layer)[0], mass)  # (H, gh, gw)
+    st.plotly_chart(figures.mass_masks(_img(maps), kept, mass=mass,
+                                       title=f"Smallest patch sets holding {mass:.0%} of each head's attention, "
+                                             f"layer {layer}"), width="stretch")
+    st.caption("As in DINO: sort patches by attention and keep the fewest that together hold the chosen mass.")
+
+
+@st.fragment
+def prefix_tokens(handle, maps, display, choice, key, image, fit) -> None:
+    lay = maps.layout
+    kinds = {name.rstrip("0123456789") for name in lay.prefix_names}
+    st.markdown("\n".join(f"- {EXPLAIN_PREFIX[k]}" for k in ("cls", "dist", "reg") if k in kinds)
+                or "This model has no prefix tokens: every token is a patch.")
+    if not lay.num_prefix_tokens:
+        return
+    share = attention.prefix_share(maps)[0].numpy()  # (L, H, p)
+    st.plotly_chart(figures.prefix_share_heatmap(share, lay.prefix_names,
+                                                 title="Share of attention each prefix token receives "
+                                                       "(averaged over all queries)"), width="stretch")
+    name = st.selectbox("Show where this prefix token looks", lay.prefix_names, key="p_token")
+    layer = st.slider("Layer", 0, maps.num_layers - 1, maps.num_layers - 1, key="p_layer")
+    grid = attention.query_map(maps, layer, lay.prefix_names.index(name), "mean")[0]
+    st.plotly_chart(_overlay(maps, grid, display, f"Attention of the {name} token over the patches, layer {layer}"),
+                    width="stretch")
+
+
+TABS = ["Per head", "All layers", "Rollout", "Gradient rollout", "Query patch", "Mass masks", "Prefix tokens"]
+DRAW = [per_head, overview, rollout, grad_rollout, query_patch, masks, prefix_tokens]
+
+
+def _img(maps) -> np.ndarray:
+    return maps.image[0].numpy()
+
+
+def _overlay(maps, grid, display, title: str):
+    return figures.attention_overlay(_img(maps), grid, title=title, opacity=display.opacity,
+                                     colorscale=display.colorscale, interpolation=display.interpolation,
+                                     patch_size=maps.layout.patch_size)
+
+
+def _query_name(maps) -> str:
+    return "CLS" if maps.layout.has_cls else "Mean-query"
+
+
+def _name(handle, idx: int) -> str:
+    return handle.class_names[idx] if handle.class_names else f"class {idx}"
+
+
+def _downloads(maps, grid, display, stem: str) -> None:
+    """Overlay PNG and raw attention .npy, generated only when clicked (the .npy of ViT-B is ~22 MB)."""
+
+    def png() -> bytes:
+        return render.to_png(render.overlay(_img(maps), grid, opacity=display.opacity,
+                                            colorscale=display.colorscale, interpolation=display.interpolation))
+
+    def npy() -> bytes:
+        buf = io.BytesIO()
+        np.save(buf, maps.attn[0].numpy().astype(np.float32))  # (L, H, N, N)
+        return buf.getvalue()
+
+    c1, c2 = st.columns(2)
+    c1.download_button("Download overlay PNG", png, f"{stem}.png", "image/png", key=f"dl_png_{stem}",
+                       on_click="ignore")
+    c2.download_button("Download raw attention (.npy: layers × heads × tokens × tokens)", npy, "attention.npy",
+                       "application/octet-stream", key=f"dl_npy_{stem}", on_click="ignore")
