@@ -5,11 +5,11 @@ import streamlit as st
 from vizcore.ui.shell import ensure_navigation
 
 ensure_navigation()
-st.set_page_config(page_title="vizcore", page_icon="🔭", layout="wide")
+st.set_page_config(page_title="vizcore", page_icon=":material/visibility:", layout="wide")
 page = st.navigation(
     [
-        st.Page("pages/home.py", title="Home", icon="🏠", default=True),
-        st.Page("pages/attention.py", title="Attention", icon="👁️"),
+        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+        st.Page("pages/attention.py", title="Attention", icon=":material/visibility:"),
     ]
 )
 page.run()

@@ -12,6 +12,7 @@ import base64
 import math
 
 import numpy as np
+import pandas  # noqa: F401  plotly imports pandas lazily; a half-imported pandas breaks concurrent sessions
 import plotly.graph_objects as go
 from PIL import Image
 from plotly.subplots import make_subplots
@@ -59,7 +60,7 @@ def _heatmap(raw: np.ndarray, cover: tuple[int, int], interpolation: str, shown:
 
 
 def _colorbar(title: str) -> dict:
-    return dict(title=dict(text=title), thickness=14, outlinewidth=0)
+    return dict(title=dict(text=title), thickness=14, outlinewidth=0, tickformat=".3~g")  # 0.00074, not 740µ
 
 
 def _image_axes(fig: go.Figure, hw: tuple[int, int]) -> None:
@@ -176,7 +177,7 @@ def layers_heads_overview(maps, *, title: str, colorscale: str = "Inferno") -> g
         hoverongaps=False, colorbar=_colorbar("attention<br>(tile min→max)"),
         hovertemplate="layer %{customdata[0]}, head %{customdata[1]}<br>patch (%{customdata[2]}, "
                       "%{customdata[3]})<br>scaled %{z:.2f}<extra></extra>"))
-    axis = dict(showgrid=False, zeroline=False, ticks="", constrain="domain")
+    axis = dict(showgrid=False, zeroline=False, ticks="", constrain="domain", ticklabelstandoff=4)
     fig.update_xaxes(tickvals=[h * (gw + 1) + (gw - 1) / 2 for h in range(H)], side="top",
                      ticktext=[f"head {h}" for h in range(H)], **axis)
     fig.update_yaxes(tickvals=[i * (gh + 1) + (gh - 1) / 2 for i in range(L)], autorange="reversed",
@@ -227,8 +228,8 @@ def prefix_share_heatmap(share, prefix_names, *, title: str, colorscale: str = "
             row=1, col=j + 1)
         fig.update_xaxes(title_text="head", row=1, col=j + 1)
     fig.update_yaxes(title_text="layer", autorange="reversed", row=1, col=1)
-    fig.update_xaxes(showgrid=False, zeroline=False, dtick=1 if s.shape[1] <= 16 else None)
-    fig.update_yaxes(showgrid=False, zeroline=False, dtick=1 if s.shape[0] <= 16 else None)
+    fig.update_xaxes(showgrid=False, zeroline=False, tickangle=0, dtick=math.ceil(s.shape[1] / 6))
+    fig.update_yaxes(showgrid=False, zeroline=False, dtick=math.ceil(s.shape[0] / 16))
     fig.update_layout(coloraxis=dict(colorscale=render.check_colorscale(colorscale), cmin=0, cmax=1,
                                      colorbar=_colorbar("share of<br>attention")))
     return _style(fig, title, max(320, 26 * s.shape[0] + 160), "averaged over all queries; 1 = all attention")
@@ -251,7 +252,7 @@ def predictions_bar(top: list[tuple[int, str, float]], *, title: str) -> go.Figu
                            textposition="outside", cliponaxis=False, marker_color="#4C78A8",
                            hovertemplate="%{y}: %{x:.2%}<extra></extra>"))
     fig.update_xaxes(title_text="probability", range=[0, 1])
-    fig.update_yaxes(title_text="class", autorange="reversed", type="category")
+    fig.update_yaxes(title_text="class", autorange="reversed", type="category", ticklabelstandoff=4)
     fig = _style(fig, title, 90 + 34 * len(ranked))
     fig.update_layout(showlegend=False, margin=dict(r=60))
     return fig

@@ -1,0 +1,60 @@
+"""Real-browser tests: deep links on a fresh server, upload an image, a non-image gets a clear message."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+
+from tests.browser.conftest import wait_idle
+
+pytestmark = pytest.mark.browser
+PAGES = {"": "vizcore: see what image models learn", "attention": "Attention"}
+
+
+@pytest.mark.parametrize("path", list(PAGES))
+def test_deep_link_on_fresh_server_opens_the_page(fresh_server, page, path):
+    page.goto(fresh_server.url(path))
+    wait_idle(page)
+    page.get_by_role("heading", name=PAGES[path]).first.wait_for(timeout=120_000)
+    nav = page.locator('[data-testid="stSidebarNav"]')
+    assert nav.get_by_text("Home", exact=True).count() == 1  # titles from app.py, not file names
+    assert nav.get_by_text("Attention", exact=True).count() == 1
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def _png(size=(96, 72)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, (200, 40, 40)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _upload(page, name: str, data: bytes, mime: str) -> None:
+    page.get_by_text("Upload", exact=True).click()
+    wait_idle(page)
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
+        {"name": name, "mimeType": mime, "buffer": data})
+    wait_idle(page)
+
+
+def test_upload_image_shows_attention_maps(server, page):
+    page.goto(server.url("attention"))
+    wait_idle(page)
+    _upload(page, "red.png", _png(), "image/png")
+    page.locator(".js-plotly-plot").first.wait_for(timeout=120_000)
+    assert page.locator(".js-plotly-plot").count() >= 2
+    assert page.get_by_text("red.png: what the model saw").count() == 1
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_uploaded_non_image_gets_a_clear_message(server, page):
+    page.goto(server.url("attention"))
+    wait_idle(page)
+    _upload(page, "notes.png", b"these are my notes, not a picture", "image/png")
+    alert = page.locator('[data-testid="stAlert"]').filter(has_text="not an image vizcore can read")
+    alert.first.wait_for(timeout=60_000)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.get_by_text("Sample", exact=True).click()  # the session keeps working
+    wait_idle(page)
+    page.locator(".js-plotly-plot").first.wait_for(timeout=120_000)

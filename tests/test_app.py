@@ -1,0 +1,72 @@
+"""One AppTest per page: the pages run headless on the bundled defaults, and bad input gets an inline message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+pytestmark = pytest.mark.apptest
+TIMEOUT = 120
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+def _page(path: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    at.switch_page(path)
+    at.run()
+    return at
+
+
+def test_home_lists_pages_and_offline_models():
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert "vizcore" in at.title[0].value
+    text = " ".join(m.value for m in at.markdown)
+    assert "Attention" in text
+    table = at.dataframe[0].value
+    assert "bundled:tiny_vit" in set(table["spec"])
+
+
+def test_attention_page_draws_every_view_with_bundled_defaults():
+    at = _page("pages/attention.py")
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert at.title[0].value == "Attention"
+    assert len(at.tabs) == 7
+    charts = at.get("plotly_chart")
+    assert len(charts) >= 7  # predictions + one figure per view
+
+
+def test_attention_page_controls_rerun_without_errors():
+    at = _page("pages/attention.py")
+    at.slider(key="ro_discard").set_value(0.5).run()
+    at.selectbox(key="ro_fusion").set_value("max").run()
+    at.slider(key="q_row").set_value(0).run()
+    at.slider(key="m_mass").set_value(0.9).run()
+    at.radio(key="fit").set_value("keep_aspect").run()
+    at.selectbox(key="sample").set_value(at.selectbox(key="sample").options[-1]).run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+
+
+def test_unknown_timm_model_is_an_inline_message_and_the_page_recovers():
+    at = _page("pages/attention.py")
+    at.selectbox(key="model_choice").set_value("other-timm").run()
+    at.text_input(key="timm_name").input("vit_definitely_not_a_model").run()
+    assert not at.exception
+    assert any("timm has no model" in e.value for e in at.error)
+    at.selectbox(key="model_choice").set_value("bundled:tiny_vit").run()
+    assert not at.exception and not at.error
+
+
+def test_missing_timm_weights_offer_random_weights():
+    at = _page("pages/attention.py")
+    at.selectbox(key="model_choice").set_value("other-timm").run()
+    at.text_input(key="timm_name").input("vit_tiny_patch16_224").run()
+    assert any("random weights" in e.value for e in at.error)
+    at.toggle(key="random_weights").set_value(True).run()
+    assert not at.exception and not at.error
+    assert any("Random weights" in w.value for w in at.warning)

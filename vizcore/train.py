@@ -1,0 +1,360 @@
+"""Reproducible training recipes for the bundled models (today: `tiny_vit`, a timm ViT on shapes in clutter).
+
+The recipe trains a plain timm VisionTransformer (learned absolute position embeddings, CLS token) on scenes
+from `vizcore.scenes`, drawing fresh scenes every epoch so there is no fixed training set to memorise, and
+writes `<out>/tiny_vit.safetensors` plus a JSON model card (architecture, preprocessing, data, recipe, metrics,
+versions) that `vizcore.models.bundled` loads. Progress is reported through a callback; `tqdm_progress` turns
+it into a terminal progress bar.
+
+    python -m vizcore.train vit --out assets/models      # the same as `vizcore train vit`
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import shlex
+import sys
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from vizcore.scenes import SHAPES, Scenes, make_scenes
+
+Progress = Callable[[int, int, dict], None]  # (step, total_steps, {"loss": ..., "acc": ..., "lr": ...})
+
+NAME = "tiny_vit"
+MEAN = STD = (0.5, 0.5, 0.5)  # x -> 2x - 1; the model card tells the handle to do the same
+SPLITS = {"train": 0, "test": 1, "check": 2}  # "check": fresh held-out scenes for benchmarks and slow tests
+OBJECT_PATCH_RULE = "a patch is an object patch when >= 50% of its pixels are object pixels"
+
+DEFAULT_ARCH = {
+    "img_size": 64,        # scenes are 64 x 64
+    "patch_size": 8,       # an 8 x 8 patch grid: enough cells for position embeddings to show 2-D locality
+    "in_chans": 3,
+    "embed_dim": 128,
+    "depth": 5,
+    "num_heads": 4,
+    "mlp_ratio": 4.0,
+    "num_classes": len(SHAPES),
+    "class_token": True,   # rollout reads the CLS row; the head classifies from it
+    "reg_tokens": 0,
+    "global_pool": "token",
+}
+
+
+@dataclass(frozen=True)
+class VitRecipe:
+    """Everything that determines the trained tiny ViT (with the seed it is fully reproducible on one machine)."""
+
+    seed: int = 0                 # torch init and every data seed derive from it
+    epochs: int = 24              # passes over freshly drawn scenes
+    steps_per_epoch: int = 80     # x batch_size = 20,480 new scenes per epoch
+    batch_size: int = 256         # large batches keep the early plateau short (DESIGN.md, Known traps)
+    lr: float = 2e-3              # AdamW peak learning rate
+    weight_decay: float = 0.05    # on weight matrices only (not norms, biases, position embedding, CLS)
+    warmup_steps: int = 300       # linear warm-up, then cosine decay to min_lr_ratio * lr
+    min_lr_ratio: float = 0.01
+    label_smoothing: float = 0.1
+    grad_clip: float = 1.0        # max global grad norm: guards the first steps at a high learning rate
+    clutter: float = 0.5          # `make_scenes` clutter: moderate texture + up to ~4 distractors
+    test_size: int = 2000         # held-out scenes from the "test" seed, scored after training
+    eval_every: int = 4           # epochs between held-out accuracy checks on 500 test scenes (for the curve)
+    arch: dict = field(default_factory=lambda: dict(DEFAULT_ARCH))
+
+
+def data_seed(seed: int, split: str, *keys: int) -> int:
+    """A 32-bit seed for `make_scenes`, independent across (recipe seed, split, epoch, block)."""
+    return int(np.random.SeedSequence([seed, SPLITS[split], *keys]).generate_state(1)[0])
+
+
+def train_vit(*, seed: int = 0, epochs: int | None = None, steps_per_epoch: int | None = None,
+              batch_size: int | None = None, arch: dict | None = None, recipe: VitRecipe | None = None,
+              progress: Progress | None = None, out_dir: Path | None = None) -> tuple[nn.Module, dict]:
+    """Train the bundled tiny ViT and return (model in eval mode, model card).
+
+    Args:
+        seed, epochs, steps_per_epoch, batch_size: override the recipe's fields.
+        arch: keys overriding `DEFAULT_ARCH` (e.g. a tiny model for smoke tests).
+        recipe: the base recipe (default `VitRecipe()`).
+        progress: called after every optimiser step with (step, total_steps, running metrics).
+        out_dir: when given, writes `tiny_vit.safetensors` and `tiny_vit.json` there.
+    """
+    from vizcore.models.vit import build_timm_vit
+
+    r = recipe or VitRecipe()
+    given = {"seed": seed, "epochs": epochs, "steps_per_epoch": steps_per_epoch, "batch_size": batch_size}
+    r = replace(r, **{k: v for k, v in given.items() if v is not None}, arch={**r.arch, **(arch or {})})
+    start = time.perf_counter()
+    model, history = _fit(r, progress)
+    train_seconds = time.perf_counter() - start
+    test = make_scenes(r.test_size, seed=data_seed(r.seed, "test"), size=r.arch["img_size"], clutter=r.clutter)
+    metrics = evaluate_vit(model, test)
+    torch.manual_seed(r.seed)  # the same initial weights the run started from: what rollout gives before training
+    metrics["rollout_ratio_at_init"] = evaluate_vit(build_timm_vit(r.arch), test)["rollout_ratio"]
+    card = model_card(r, model, metrics, history, train_seconds, time.perf_counter() - start)
+    if out_dir is not None:
+        save(model, card, Path(out_dir))
+    return model, card
+
+
+def _fit(r: VitRecipe, progress: Progress | None) -> tuple[nn.Module, list[dict]]:
+    """The training loop: AdamW, warm-up + cosine, label smoothing, fresh scenes every epoch."""
+    from vizcore.models.vit import build_timm_vit
+
+    torch.manual_seed(r.seed)
+    model = build_timm_vit(r.arch)
+    opt = torch.optim.AdamW(_param_groups(model, r.weight_decay), lr=r.lr, betas=(0.9, 0.999))
+    total = r.epochs * r.steps_per_epoch
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s, total, r.warmup_steps, r.min_lr_ratio))
+    probe = make_scenes(min(500, r.test_size), seed=data_seed(r.seed, "test"), size=r.arch["img_size"],
+                        clutter=r.clutter)
+    history: list[dict] = []
+    step, run_loss, run_acc = 0, math.log(len(SHAPES)), 1.0 / len(SHAPES)
+    for epoch in range(r.epochs):
+        model.train()
+        losses, hits, seen = 0.0, 0, 0
+        for images, labels in _epoch_batches(r, epoch):
+            logits = model(normalize(images))  # (B, K)
+            loss = F.cross_entropy(logits, labels, label_smoothing=r.label_smoothing)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), r.grad_clip)
+            opt.step()
+            sched.step()
+            step += 1
+            acc = (logits.argmax(1) == labels).float().mean().item()
+            run_loss, run_acc = 0.95 * run_loss + 0.05 * loss.item(), 0.95 * run_acc + 0.05 * acc
+            losses, hits, seen = losses + loss.item() * len(labels), hits + acc * len(labels), seen + len(labels)
+            if progress is not None:
+                progress(step, total, {"epoch": epoch + 1, "loss": run_loss, "acc": run_acc,
+                                       "lr": sched.get_last_lr()[0]})
+        row = {"epoch": epoch + 1, "step": step, "train_loss": round(losses / seen, 4),
+               "train_acc": round(hits / seen, 4)}
+        if (epoch + 1) % r.eval_every == 0 or epoch + 1 == r.epochs:
+            row["probe_acc"] = round(accuracy(model, probe), 4)
+        history.append(row)
+    return model.eval(), history
+
+
+def _epoch_batches(r: VitRecipe, epoch: int, block: int = 16) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Fresh scenes for one epoch, drawn `block` batches at a time while the previous block trains."""
+    n_blocks = math.ceil(r.steps_per_epoch / block)
+
+    def draw(b: int) -> Scenes:
+        steps = min(block, r.steps_per_epoch - b * block)
+        return make_scenes(steps * r.batch_size, seed=data_seed(r.seed, "train", epoch, b),
+                           size=r.arch["img_size"], clutter=r.clutter)
+
+    with ThreadPoolExecutor(max_workers=1) as pool:  # numpy releases the GIL: drawing overlaps training
+        pending = pool.submit(draw, 0)
+        for b in range(n_blocks):
+            scenes = pending.result()
+            if b + 1 < n_blocks:
+                pending = pool.submit(draw, b + 1)
+            for i in range(0, len(scenes), r.batch_size):
+                yield scenes.images[i:i + r.batch_size], scenes.labels[i:i + r.batch_size]
+
+
+def _param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    """Weight decay on matrices only; norms, biases, position embedding and CLS token are not decayed."""
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        (no_decay if p.ndim < 2 or name in ("pos_embed", "cls_token", "reg_token") else decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def _lr_factor(step: int, total: int, warmup: int, floor: float) -> float:
+    """Linear warm-up over `warmup` steps, then cosine from 1 to `floor`."""
+    if step < warmup:
+        return (step + 1) / warmup
+    t = min(1.0, (step - warmup) / max(1, total - warmup))
+    return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * t))
+
+
+def normalize(images: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) in [0, 1] -> normalised with the card's mean/std (what `VitHandle.normalize` does)."""
+    mean = torch.tensor(MEAN, dtype=images.dtype).view(1, 3, 1, 1)
+    std = torch.tensor(STD, dtype=images.dtype).view(1, 3, 1, 1)
+    return (images - mean) / std
+
+
+def accuracy(model: nn.Module, scenes: Scenes, batch_size: int = 500) -> float:
+    """Top-1 accuracy of `model` on `scenes` (puts the model in eval mode)."""
+    return float(_predict(model, scenes, batch_size).eq(scenes.labels).float().mean())
+
+
+def _predict(model: nn.Module, scenes: Scenes, batch_size: int) -> torch.Tensor:
+    model.eval()
+    with torch.inference_mode():
+        return torch.cat([model(normalize(scenes.images[i:i + batch_size])).argmax(1)
+                          for i in range(0, len(scenes), batch_size)])  # (N,)
+
+
+def evaluate_vit(model, scenes: Scenes, *, batch_size: int = 250) -> dict:
+    """Held-out accuracy and how much attention-rollout mass lands on the object.
+
+    For each scene, the rollout map (B, gh, gw) sums to 1 over patches; `object_mass` is its sum over object
+    patches (see `OBJECT_PATCH_RULE`) and `object_share` the fraction of patches that are object patches.
+    `rollout_ratio` is the mean over scenes of object_mass / object_share: 1 means attention ignores the object,
+    higher means it concentrates there. Scenes with no object patch are skipped (`rollout_scenes` counts the rest).
+
+    Args:
+        model: a trained timm ViT (nn.Module, normalised with `MEAN`/`STD`) or a `VitHandle`.
+        scenes: labelled scenes with object masks.
+    """
+    from vizcore import attention
+
+    handle = model if hasattr(model, "module") else _handle(model)
+    preds = _predict(handle.module, scenes, 500)
+    correct = preds.eq(scenes.labels)
+    ratios, masses, shares = [], [], []
+    for i in range(0, len(scenes), batch_size):
+        grid = attention.rollout(attention.capture(handle, scenes.images[i:i + batch_size]))  # (B, gh, gw)
+        obj = object_patches(scenes.masks[i:i + batch_size], tuple(grid.shape[-2:]))  # (B, gh, gw) bool
+        share = obj.flatten(1).float().mean(1)  # (B,)
+        mass = (grid * obj).flatten(1).sum(1)  # (B,)
+        keep = share > 0
+        ratios.append(mass[keep] / share[keep])
+        masses.append(mass[keep])
+        shares.append(share[keep])
+    ratio, mass, share = torch.cat(ratios), torch.cat(masses), torch.cat(shares)
+    per_class = {name: round(float(correct[scenes.labels == k].float().mean()), 4)
+                 for k, name in enumerate(scenes.class_names) if (scenes.labels == k).any()}
+    return {
+        "accuracy": round(float(correct.float().mean()), 4),
+        "per_class_accuracy": per_class,
+        "rollout_ratio": round(float(ratio.mean()), 3),
+        "rollout_ratio_median": round(float(ratio.median()), 3),
+        "object_mass": round(float(mass.mean()), 4),
+        "object_share": round(float(share.mean()), 4),
+        "rollout_scenes": int(ratio.numel()),
+        "scenes": len(scenes),
+    }
+
+
+def object_patches(masks: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+    """(B, H, W) object masks -> (B, gh, gw) bool: patches at least half covered by the object."""
+    B, H, W = masks.shape
+    gh, gw = grid
+    cover = masks.float().reshape(B, gh, H // gh, gw, W // gw).mean(dim=(2, 4))  # (B, gh, gw) in [0, 1]
+    return cover >= 0.5
+
+
+def _handle(module: nn.Module):
+    from vizcore.models.base import ModelInfo, Preprocess
+    from vizcore.models.vit import VitHandle
+
+    size = tuple(int(s) for s in module.patch_embed.img_size)
+    info = ModelInfo(f"bundled:{NAME}", "Tiny ViT (in training)", "vit")
+    return VitHandle(module, info, Preprocess(size=size, mean=MEAN, std=STD, dynamic_size=True))
+
+
+def model_card(r: VitRecipe, model: nn.Module, metrics: dict, history: list[dict], train_seconds: float,
+               wall_seconds: float) -> dict:
+    """The JSON model card `vizcore.models.bundled` reads (plus everything needed to reproduce the weights)."""
+    import timm
+
+    recipe = {k: v for k, v in asdict(r).items() if k not in ("arch", "seed", "clutter", "test_size")}
+    return {
+        "name": NAME,
+        "title": "Tiny ViT (shapes in clutter)",
+        "kind": "vit",
+        "description": (f"A {r.arch['depth']}-layer, {r.arch['embed_dim']}-dim ViT (8x8 patches of a 64 px scene) "
+                        f"trained here on CPU to name which of {len(SHAPES)} shapes hides in a cluttered scene."),
+        "architecture": dict(r.arch),
+        "num_params": sum(p.numel() for p in model.parameters()),
+        "preprocess": {"size": [r.arch["img_size"]] * 2, "mean": list(MEAN), "std": list(STD)},
+        "class_names": list(SHAPES),
+        "seed": r.seed,
+        "data": {
+            "generator": "vizcore.scenes.make_scenes",
+            "params": {"size": r.arch["img_size"], "clutter": r.clutter},
+            "train": {"scenes_per_epoch": r.steps_per_epoch * r.batch_size, "fresh_each_epoch": True,
+                      "seeds": "data_seed(seed, 'train', epoch, block) per block of 16 batches"},
+            "test": {"seed": data_seed(r.seed, "test"), "size": r.test_size},
+        },
+        "recipe": {**recipe, "optimizer": "AdamW(betas=(0.9, 0.999))", "schedule": "linear warm-up, cosine",
+                   "loss": "cross-entropy with label smoothing",
+                   "augmentations": "none beyond fresh procedural scenes each epoch (no flips / rotations, so "
+                                    "position stays meaningful)",
+                   "wall_seconds_training": round(train_seconds, 1), "wall_seconds_total": round(wall_seconds, 1)},
+        "metrics": {**metrics, "object_patch_rule": OBJECT_PATCH_RULE, "rollout": "mean head fusion, no discard",
+                    "history": history},
+        "trained_with": {"command": _command_line(), "python": platform.python_version(),
+                         "torch": torch.__version__, "timm": timm.__version__, "numpy": np.__version__,
+                         "threads": torch.get_num_threads(), "machine": platform.machine(),
+                         "date": time.strftime("%Y-%m-%d")},
+    }
+
+
+def save(model: nn.Module, card: dict, out_dir: Path) -> tuple[Path, Path]:
+    """Write `<name>.safetensors` and `<name>.json` into `out_dir`; returns both paths."""
+    from safetensors.torch import save_file
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    weights, card_path = out_dir / f"{card['name']}.safetensors", out_dir / f"{card['name']}.json"
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    save_file(state, str(weights), metadata={"format": "pt", "vizcore_card": card["name"]})
+    card_path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    return weights, card_path
+
+
+def _command_line() -> str:
+    argv = list(sys.argv)
+    if argv and argv[0].endswith(("vizcore/train.py", "vizcore\\train.py")):
+        argv[0:1] = ["python", "-m", "vizcore.train"]
+    elif argv:
+        argv[0] = Path(argv[0]).name
+    return shlex.join(argv)
+
+
+def tqdm_progress(total: int | None = None, **tqdm_kwargs) -> Progress:
+    """A `Progress` callback drawing a tqdm bar (total taken from the first call when not given)."""
+    from tqdm import tqdm
+
+    bar = None
+
+    def update(step: int, steps: int, metrics: dict) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total or steps, unit="step", dynamic_ncols=True, **tqdm_kwargs)
+        bar.update(step - bar.n)
+        bar.set_postfix(epoch=metrics.get("epoch"), loss=f"{metrics['loss']:.3f}", acc=f"{metrics['acc']:.2f}",
+                        lr=f"{metrics['lr']:.1e}", refresh=False)
+        if step >= bar.total:
+            bar.close()
+
+    return update
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m vizcore.train", description="Train a bundled vizcore model.",
+                                epilog="Example: python -m vizcore.train vit --out assets/models")
+    p.add_argument("recipe", choices=["vit"])
+    p.add_argument("--out", type=Path, default=Path("assets/models"), help="folder for weights + model card")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=int, default=None, help="override the recipe's number of epochs")
+    p.add_argument("--steps-per-epoch", type=int, default=None)
+    p.add_argument("--batch-size", type=int, default=None)
+    args = p.parse_args(argv)
+    _, card = train_vit(seed=args.seed, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
+                        batch_size=args.batch_size, progress=tqdm_progress(), out_dir=args.out)
+    m = card["metrics"]
+    print(f"wrote {args.out / (NAME + '.safetensors')} in {card['recipe']['wall_seconds_total']:.0f} s: "
+          f"held-out accuracy {m['accuracy']:.3f}, rollout ratio {m['rollout_ratio']:.2f}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
