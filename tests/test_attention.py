@@ -128,7 +128,7 @@ def test_capture_contract(kind, prefix):
     lay = maps.layout
     assert lay.num_prefix_tokens == prefix
     B, L, H, N, N2 = maps.attn.shape
-    assert (B, L, H) == (2, h.num_layers, h.num_heads) and N == N2 == lay.num_tokens
+    assert (2, h.num_layers, h.num_heads) == (B, L, H) and N == N2 == lay.num_tokens
     torch.testing.assert_close(maps.attn.sum(-1), torch.ones(B, L, H, N))  # rows are distributions
     torch.testing.assert_close(maps.logits, h.forward(maps.image), atol=1e-4, rtol=1e-4)  # = fused path
     assert not any(m._forward_hooks for m in h.module.modules())  # hooks always removed

@@ -14,7 +14,7 @@ from safetensors.torch import save_file
 
 import vizcore as vc
 from tests.conftest import tiny_handle
-from vizcore.errors import CheckpointError, ModelError, WeightsUnavailableError
+from vizcore.errors import CheckpointError, ModelError
 
 
 @pytest.mark.parametrize("spec", ["", "vit", "nope:thing", "timm:", "bundled:"])

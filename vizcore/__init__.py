@@ -8,11 +8,11 @@
 from __future__ import annotations
 
 from vizcore import attention, data
+from vizcore.attention import AttentionMaps
 from vizcore.data import Dataset, load_image
 from vizcore.errors import VizcoreError
 from vizcore.layout import TokenLayout
 from vizcore.models import ModelHandle, ModelInfo, list_models, load_model
-from vizcore.attention import AttentionMaps
 
 __version__ = "0.1.0"
 

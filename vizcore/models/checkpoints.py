@@ -84,9 +84,10 @@ def load_into(module: nn.Module, sd: dict[str, torch.Tensor], source: str) -> No
         if sd[k].shape != own[k].shape
     )
     if missing or unexpected or shapes:
+        problems = (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", shapes))
         parts = [
             f"{label} ({len(keys)}): {', '.join(keys[:8])}{' ...' if len(keys) > 8 else ''}"
-            for label, keys in (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", shapes))
+            for label, keys in problems
             if keys
         ]
         raise CheckpointError(
