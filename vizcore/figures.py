@@ -89,8 +89,11 @@ def _panels(n: int, cols: int, titles: list[str]) -> tuple[go.Figure, int]:
 
 def attention_overlay(image, grid, *, title: str, opacity: float = 0.6, colorscale: str = "Inferno",
                       interpolation: str = "bilinear", patch_size: tuple[int, int] | None = None,
-                      highlight: tuple[int, int] | None = None) -> go.Figure:
+                      highlight: tuple[int, int] | None = None, pickable: bool = False) -> go.Figure:
     """An attention map over the image it was computed on, with a colour bar; hover gives patch and value.
+
+    With `pickable`, a near-invisible marker sits on each patch centre so a click selects that patch
+    (Streamlit reports selections on scatter traces only); its `customdata` is (row, col).
 
     Args:
         image: (C, H, W) in [0, 1] or uint8 (H, W, 3): exactly what the model saw.
@@ -106,6 +109,8 @@ def attention_overlay(image, grid, *, title: str, opacity: float = 0.6, colorsca
     fig.add_trace(_image_trace(rgb, IMAGE_SIDE))
     fig.add_trace(_heatmap(raw, (gh * ph, gw * pw), interpolation, opacity=opacity, name="attention",
                            colorscale=render.check_colorscale(colorscale), colorbar=_colorbar("attention")))
+    if pickable:
+        fig.add_trace(_patch_picker(raw, ph, pw))
     if highlight is not None:
         r, c = highlight
         if not (0 <= r < gh and 0 <= c < gw):
@@ -115,6 +120,15 @@ def attention_overlay(image, grid, *, title: str, opacity: float = 0.6, colorsca
                           y1=(r + 1) * ph - 0.5, line=dict(color=color, width=width))
     _image_axes(fig, rgb.shape[:2])
     return _style(fig, title, height=520)
+
+
+def _patch_picker(raw: np.ndarray, ph: float, pw: float) -> go.Scatter:
+    rows, cols = np.indices(raw.shape)
+    return go.Scatter(
+        x=((cols + 0.5) * pw - 0.5).ravel(), y=((rows + 0.5) * ph - 0.5).ravel(), mode="markers",
+        marker=dict(size=14, color="rgba(255,255,255,0.02)", symbol="square"), showlegend=False, name="patch",
+        customdata=np.stack([rows.ravel(), cols.ravel(), raw.ravel()], axis=-1), hovertemplate=_HOVER,
+    )
 
 
 def head_maps(image, maps, *, title: str, layer: int, colorscale: str = "Inferno", opacity: float = 0.6,

@@ -58,3 +58,15 @@ def test_uploaded_non_image_gets_a_clear_message(server, page):
     page.get_by_text("Sample", exact=True).click()  # the session keeps working
     wait_idle(page)
     page.locator(".js-plotly-plot").first.wait_for(timeout=120_000)
+
+
+def test_clicking_a_patch_selects_it_as_the_query(server, page):
+    page.goto(server.url("attention"))
+    wait_idle(page)
+    page.get_by_role("tab", name="Query patch").click()
+    wait_idle(page)
+    plot = page.locator(".js-plotly-plot").filter(has_text="Where patch").first
+    plot.scroll_into_view_if_needed()
+    box = plot.locator(".nsewdrag").first.bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.15)  # 8x8 grid: patch (1, 1)
+    page.locator(".js-plotly-plot").filter(has_text="Where patch (1, 1)").first.wait_for(timeout=60_000)

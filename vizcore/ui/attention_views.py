@@ -96,18 +96,49 @@ def grad_rollout(handle, maps, display, choice, key, image, fit) -> None:
 @st.fragment
 def query_patch(handle, maps, display, choice, key, image, fit) -> None:
     lay = maps.layout
+    _apply_clicked_patch(lay)
     c1, c2, c3, c4 = st.columns(4)
     layer = c1.slider("Layer", 0, maps.num_layers - 1, maps.num_layers - 1, key="q_layer")
-    row = c2.slider("Patch row", 0, lay.grid[0] - 1, lay.grid[0] // 2, key="q_row")
-    col = c3.slider("Patch column", 0, lay.grid[1] - 1, lay.grid[1] // 2, key="q_col")
+    row = c2.slider("Patch row", 0, lay.grid[0] - 1, key="q_row")
+    col = c3.slider("Patch column", 0, lay.grid[1] - 1, key="q_col")
     fusion = c4.selectbox("Head fusion", attention.HEAD_FUSIONS, key="q_fusion")
     token = lay.num_prefix_tokens + row * lay.grid[1] + col
     grid = attention.query_map(maps, layer, token, fusion)[0]
-    st.plotly_chart(figures.attention_overlay(
+    fig = figures.attention_overlay(
         _img(maps), grid, title=f"Where patch ({row}, {col}) looks at layer {layer}", opacity=display.opacity,
         colorscale=display.colorscale, interpolation=display.interpolation, patch_size=lay.patch_size,
-        highlight=(row, col)), width="stretch")
+        highlight=(row, col), pickable=True)
+    event = st.plotly_chart(fig, width="stretch", on_select="rerun", selection_mode="points", key="q_chart")
+    st.caption("Click a patch on the image (or use the sliders) to see where it looks.")
+    _remember_click(event)
     _downloads(maps, grid, display, f"query_r{row}_c{col}_layer{layer}")
+
+
+def _remember_click(event) -> None:
+    points = (event or {}).get("selection", {}).get("points", []) if event else []
+    picked = next((_row_col(p["customdata"]) for p in points if p.get("customdata") is not None), None)
+    if picked is not None and tuple(picked) != st.session_state.get("q_applied"):
+        st.session_state["q_pick"] = picked
+        st.rerun(scope="fragment")
+
+
+def _row_col(custom) -> tuple[int, int]:
+    values = list(custom.values()) if isinstance(custom, dict) else list(custom)
+    return int(values[0]), int(values[1])
+
+
+def _apply_clicked_patch(lay) -> None:
+    """Set the row/column sliders (before they are drawn, as Streamlit requires): a clicked patch, else keep
+    the current one if it is still on the grid, else the centre."""
+    gh, gw = lay.grid
+    pick = st.session_state.pop("q_pick", None)
+    if pick is not None and pick[0] < gh and pick[1] < gw:
+        st.session_state["q_row"], st.session_state["q_col"] = pick
+        st.session_state["q_applied"] = pick
+    if st.session_state.get("q_row", gh) >= gh:
+        st.session_state["q_row"] = gh // 2
+    if st.session_state.get("q_col", gw) >= gw:
+        st.session_state["q_col"] = gw // 2
 
 
 @st.fragment

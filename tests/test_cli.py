@@ -1,0 +1,56 @@
+"""The `vizcore` command: help with examples, models listing, attention PNG/NPY, clear errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from vizcore.cli import main
+
+
+@pytest.mark.parametrize("command", [[], ["models"], ["train"], ["attention"], ["app"]])
+def test_every_command_has_help_with_an_example(command, capsys):
+    with pytest.raises(SystemExit) as e:
+        main([*command, "--help"])
+    assert e.value.code == 0
+    assert "Example: vizcore" in capsys.readouterr().out
+
+
+def test_models_lists_bundled_and_timm(capsys):
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert "bundled:tiny_vit" in out and "timm:vit_small_patch16_224.dino" in out
+
+
+@pytest.mark.parametrize("view", ["rollout", "grad-rollout", "cls", "query"])
+def test_attention_writes_png_and_npy(tmp_path, view, capsys):
+    from vizcore.scenes import sample_scenes
+
+    img = tmp_path / "scene.png"
+    sample_scenes()[0][1].save(img)
+    out, npy = tmp_path / "map.png", tmp_path / "attn.npy"
+    code = main(["attention", str(img), "--view", view, "--row", "3", "--col", "4", "--out", str(out),
+                 "--npy", str(npy)])
+    assert code == 0, capsys.readouterr().err
+    png = Image.open(out)
+    assert png.size[0] >= 256 and png.mode == "RGB"
+    attn = np.load(npy)
+    assert attn.ndim == 4 and np.allclose(attn.sum(-1), 1, atol=1e-4)  # (L, H, N, N) rows are distributions
+
+
+def test_attention_on_a_non_image_is_a_clear_error(tmp_path, capsys):
+    bad = tmp_path / "notes.png"
+    bad.write_text("not an image")
+    assert main(["attention", str(bad), "--out", str(tmp_path / "x.png")]) == 2
+    err = capsys.readouterr().err
+    assert "not an image vizcore can read" in err and "Traceback" not in err
+
+
+def test_query_outside_grid_is_a_clear_error(tmp_path, capsys):
+    from vizcore.scenes import sample_scenes
+
+    img = tmp_path / "scene.png"
+    sample_scenes()[0][1].save(img)
+    assert main(["attention", str(img), "--view", "query", "--row", "99", "--out", str(tmp_path / "x.png")]) == 2
+    assert "outside" in capsys.readouterr().err
