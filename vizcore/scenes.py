@@ -28,7 +28,11 @@ RADIUS = (0.14, 0.30)      # object half-extent as a fraction of the image side 
 ROTATION_DEG = 15.0        # small random rotation: square and diamond stay 45 +- 15 degrees apart
 VISIBLE = 0.5              # the centre stays >= VISIBLE * radius inside the image: up to ~1/3 may be cropped
 MAX_DISTRACTORS = 8        # at clutter=1 each image has 0..8 small blobs / line segments
-MIN_CONTRAST = 0.45        # minimum RGB distance between the object colour and the background base colour
+# Colours as HSV ranges (hue always uniform). Objects are saturated and bright, backgrounds muted and darker:
+# a random-hue object on a random-hue background is otherwise a colour-invariance puzzle that a small ViT
+# trained from scratch on a CPU learns far too slowly (measured: ~20% vs ~65% accuracy after 600 steps).
+OBJECT_SV = ((0.55, 1.0), (0.75, 1.0))
+BACKGROUND_SV = ((0.0, 0.6), (0.1, 0.55))
 CHUNK = 256               # images rasterised at once (bounds peak memory to ~100 MB at 64 px)
 
 
@@ -91,7 +95,7 @@ def _render_chunk(rng: np.random.Generator, labels: np.ndarray, size: int, clutt
     n = len(labels)
     coords = np.arange(size, dtype=np.float32) + 0.5
     ys, xs = coords[None, :, None], coords[None, None, :]  # (1, S, 1), (1, 1, S)
-    base = rng.uniform(0.0, 1.0, (n, 3)).astype(np.float32)
+    base = _hsv_colours(rng, n, *BACKGROUND_SV)  # (n, 3)
     _background(rng, base, clutter, out=out)  # (n, 3, S, S)
     for _ in range(MAX_DISTRACTORS):  # painted in order, each on a random subset of the images
         present = rng.uniform(size=n) < clutter * rng.uniform(size=n)  # expected count grows with clutter
@@ -101,7 +105,7 @@ def _render_chunk(rng: np.random.Generator, labels: np.ndarray, size: int, clutt
                           (np.flatnonzero(present & is_line), _segment_masks)):
             _paint(out, idx, draw(params[idx], size, xs, ys), colour[idx])
     mask = _shape_masks(rng, labels, size, xs, ys)  # (n, S, S)
-    np.copyto(out, _contrasting_colours(rng, base)[:, :, None, None], where=mask[:, None])
+    np.copyto(out, _hsv_colours(rng, n, *OBJECT_SV)[:, :, None, None], where=mask[:, None])
     return mask
 
 
@@ -243,14 +247,9 @@ def _inside(name: str, f: _Frame) -> np.ndarray:
     raise ValueError(f"Unknown shape '{name}'. Known: {', '.join(SHAPES)}.")
 
 
-def _contrasting_colours(rng: np.random.Generator, base: np.ndarray) -> np.ndarray:
-    """Random object colours at least `MIN_CONTRAST` (RGB distance) from each image's background base colour."""
-    colour = rng.uniform(0.0, 1.0, base.shape).astype(np.float32)
-    for _ in range(20):
-        bad = np.linalg.norm(colour - base, axis=1) < MIN_CONTRAST
-        if not bad.any():
-            break
-        colour[bad] = rng.uniform(0.0, 1.0, (int(bad.sum()), 3))
-    bad = np.linalg.norm(colour - base, axis=1) < MIN_CONTRAST
-    colour[bad] = np.where(base[bad] > 0.5, 0.0, 1.0)  # fallback: the opposite corner of the RGB cube
-    return colour
+def _hsv_colours(rng: np.random.Generator, n: int, sat: tuple[float, float],
+                 val: tuple[float, float]) -> np.ndarray:
+    """(n, 3) RGB colours with uniform hue and saturation / value drawn uniformly from the given ranges."""
+    h, s, v = rng.uniform(0.0, 1.0, n), rng.uniform(*sat, n), rng.uniform(*val, n)
+    k = (np.array([5.0, 3.0, 1.0]) + 6.0 * h[:, None]) % 6.0  # (n, 3): the standard HSV -> RGB formula
+    return (v[:, None] - v[:, None] * s[:, None] * np.clip(np.minimum(k, 4.0 - k), 0.0, 1.0)).astype(np.float32)

@@ -8,83 +8,28 @@ notebooks draw the same pictures. Images are sent as PNG data URIs and attention
 
 from __future__ import annotations
 
-import base64
 import math
 
 import numpy as np
-import pandas  # noqa: F401  plotly imports pandas lazily; a half-imported pandas breaks concurrent sessions
 import plotly.graph_objects as go
-from PIL import Image
 from plotly.subplots import make_subplots
 
 from vizcore import render
 from vizcore.errors import InputError
-
-IMAGE_SIDE = 384  # longest side, in pixels, of an image sent for a single overlay
-PANEL_SIDE = 192  # ... and for each panel of a multi-panel figure
-PANEL_HEIGHT = 220  # figure pixels per row of panels
-_HOVER = "patch (%{customdata[0]:d}, %{customdata[1]:d})<br>attention %{customdata[2]:.4g}<extra></extra>"
-_HEAD_SCALES = {"figure": "colour scale shared by all heads", "head": "each head min-max scaled"}
-
-
-def _array(values, ndim: int, what: str) -> np.ndarray:
-    arr = render.as_array(values)
-    if arr.ndim != ndim or 0 in arr.shape:
-        raise InputError(f"Expected {what} for one image; got shape {tuple(arr.shape)}. Index the batch first.")
-    return arr
-
-
-def _image_trace(rgb: np.ndarray, max_side: int) -> go.Image:
-    """uint8 (H, W, 3) as a PNG-sourced image in pixel coordinates (shrunk to `max_side` for the wire)."""
-    h, w = rgb.shape[:2]
-    k = max(h, w) / max_side
-    shown = rgb if k <= 1 else np.asarray(Image.fromarray(rgb).resize(
-        (max(1, round(w / k)), max(1, round(h / k))), Image.Resampling.LANCZOS))
-    dy, dx = h / shown.shape[0], w / shown.shape[1]
-    uri = "data:image/png;base64," + base64.b64encode(render.to_png(shown, scale=1)).decode("ascii")
-    return go.Image(source=uri, x0=dx / 2 - 0.5, dx=dx, y0=dy / 2 - 0.5, dy=dy, hoverinfo="skip")
-
-
-def _heatmap(raw: np.ndarray, cover: tuple[int, int], interpolation: str, shown: np.ndarray | None = None,
-             **kw) -> go.Heatmap:
-    """Patch grid raw (gh, gw) stretched over `cover` (H, W) image pixels; hover gives patch and raw value."""
-    if interpolation not in render.INTERPOLATIONS:
-        raise InputError(f"Unknown interpolation '{interpolation}'. Use one of {', '.join(render.INTERPOLATIONS)}.")
-    gh, gw = raw.shape
-    dy, dx = cover[0] / gh, cover[1] / gw
-    rows, cols = np.indices((gh, gw))
-    custom = np.stack([rows, cols, raw], axis=-1).astype(np.float32)  # (gh, gw, 3)
-    return go.Heatmap(z=(raw if shown is None else shown).astype(np.float32), x0=dx / 2 - 0.5, dx=dx,
-                      y0=dy / 2 - 0.5, dy=dy, zsmooth="best" if interpolation == "bilinear" else False,
-                      customdata=custom, hovertemplate=_HOVER, **kw)
-
-
-def _colorbar(title: str) -> dict:
-    return dict(title=dict(text=title), thickness=14, outlinewidth=0, tickformat=".3~g")  # 0.00074, not 740µ
-
-
-def _image_axes(fig: go.Figure, hw: tuple[int, int]) -> None:
-    """Every subplot: no ticks, square pixels, row 0 at the top (as images are drawn)."""
-    h, w = hw
-    hidden = dict(showticklabels=False, ticks="", showgrid=False, zeroline=False, constrain="domain")
-    fig.update_xaxes(range=[-0.5, w - 0.5], **hidden)
-    fig.for_each_yaxis(lambda ax: ax.update(range=[h - 0.5, -0.5], scaleanchor=ax.anchor or "x", **hidden))
-
-
-def _style(fig: go.Figure, title: str, height: int, subtitle: str = "") -> go.Figure:
-    text = f"{title}<br><sup>{subtitle}</sup>" if subtitle else title
-    fig.update_layout(title=dict(text=text, x=0.01, xanchor="left"), font=dict(size=13), height=height,
-                      template="plotly_white", margin=dict(l=10, r=10, t=80 if subtitle else 56, b=10))
-    return fig
-
-
-def _panels(n: int, cols: int, titles: list[str]) -> tuple[go.Figure, int]:
-    """A (rows x cols) subplot grid for n panels; returns it and its number of columns."""
-    cols = max(1, min(cols, n))
-    rows = math.ceil(n / cols)
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, horizontal_spacing=0.02,
-                        vertical_spacing=44 / (PANEL_HEIGHT * rows + 120))
-    return fig, cols
+from vizcore.figures._common import (
+    _HEAD_SCALES,
+    _HOVER,
+    IMAGE_SIDE,
+    PANEL_HEIGHT,
+    PANEL_SIDE,
+    _array,
+    _colorbar,
+    _heatmap,
+    _image_axes,
+    _image_trace,
+    _panels,
+    _style,
+)
 
 
 def attention_overlay(image, grid, *, title: str, opacity: float = 0.6, colorscale: str = "Inferno",

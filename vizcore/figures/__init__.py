@@ -1,0 +1,16 @@
+"""Every plotly figure vizcore draws: one function per visual, data in, `go.Figure` out (never shown).
+
+Pages, the CLI and notebooks all call these. One module per topic; the shared plumbing is in `_common`.
+"""
+
+from vizcore.figures.attention import (
+    attention_overlay,
+    head_maps,
+    layers_heads_overview,
+    mass_masks,
+    predictions_bar,
+    prefix_share_heatmap,
+)
+
+__all__ = ["attention_overlay", "head_maps", "layers_heads_overview", "mass_masks", "predictions_bar",
+           "prefix_share_heatmap"]
