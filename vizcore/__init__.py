@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from vizcore import attention, data
+from vizcore import anatomy, attention, data, posembed
 from vizcore.attention import AttentionMaps
 from vizcore.data import Dataset, load_image
 from vizcore.errors import VizcoreError
@@ -17,6 +17,7 @@ from vizcore.models import ModelHandle, ModelInfo, list_models, load_model
 __version__ = "0.1.0"
 
 __all__ = [
-    "AttentionMaps", "Dataset", "ModelHandle", "ModelInfo", "TokenLayout", "VizcoreError", "attention", "data",
+    "AttentionMaps", "Dataset", "ModelHandle", "ModelInfo", "TokenLayout", "VizcoreError", "anatomy", "attention",
+    "data", "posembed",
     "list_models", "load_image", "load_model",
 ]

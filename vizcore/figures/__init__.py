@@ -4,6 +4,14 @@ Pages, the CLI and notebooks all call these. One module per topic; the shared pl
 """
 
 from vizcore.figures._common import IMAGE_SIDE, PANEL_HEIGHT, PANEL_SIDE
+from vizcore.figures.anatomy import (
+    activation_figure,
+    attention_distance_figure,
+    cka_figure,
+    layernorm_hist_figure,
+    parameter_bar,
+    residual_norm_figure,
+)
 from vizcore.figures.attention import (
     attention_overlay,
     head_maps,
@@ -12,8 +20,17 @@ from vizcore.figures.attention import (
     predictions_bar,
     prefix_share_heatmap,
 )
+from vizcore.figures.posembed import (
+    offset_similarity_figure,
+    principal_components_figure,
+    similarity_grid_figure,
+    sincos_vs_learned_figure,
+)
 
 __all__ = [
     "IMAGE_SIDE", "PANEL_HEIGHT", "PANEL_SIDE", "attention_overlay", "head_maps", "layers_heads_overview",
     "mass_masks", "predictions_bar", "prefix_share_heatmap",
+    "activation_figure", "attention_distance_figure", "cka_figure", "layernorm_hist_figure", "parameter_bar",
+    "residual_norm_figure", "offset_similarity_figure", "principal_components_figure", "similarity_grid_figure",
+    "sincos_vs_learned_figure",
 ]

@@ -121,13 +121,14 @@ class VitHandle:
         n = self.num_layers
         idx = [layer % n for layer in layers]
         out: dict[int, torch.Tensor] = {}
-        hooks = [self.module.blocks[i].register_forward_hook(_store(out, i)) for i in set(idx)]
-        try:
-            with self.lock, torch.inference_mode():
-                self.module.forward_features(self.normalize(x))
-        finally:
-            for h in hooks:
-                h.remove()
+        with self.lock:  # hooks live only while this call owns the shared module
+            hooks = [self.module.blocks[i].register_forward_hook(_store(out, i)) for i in set(idx)]
+            try:
+                with torch.inference_mode():
+                    self.module.forward_features(self.normalize(x))
+            finally:
+                for h in hooks:
+                    h.remove()
         return [out[i] for i in idx]  # each (B, N, D)
 
 
