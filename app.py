@@ -10,6 +10,8 @@ page = st.navigation(
     [
         st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
         st.Page("pages/attention.py", title="Attention", icon=":material/visibility:"),
+        st.Page("pages/posembed.py", title="Position embeddings", icon=":material/grid_on:"),
+        st.Page("pages/anatomy.py", title="ViT anatomy", icon=":material/account_tree:"),
     ]
 )
 page.run()

@@ -17,6 +17,8 @@ vizcore opens up image models on your own machine, offline, on a CPU.
 | Page | What it shows |
 |---|---|
 | **Attention** | Where a Vision Transformer looks: per-head CLS attention over the image, every layer and head at once, attention rollout, class-specific gradient rollout with the top-5 predictions, the attention of any patch you pick, DINO-style masks holding p% of the mass, and what register / distillation tokens soak up. Downloads: overlay PNG and raw attention `.npy`. |
+| **Position embeddings** | The ViT paper's similarity grid of the learned position embeddings, the grid resampled to another input size, learned vs fixed 2-D sin-cos (MAE) embeddings by row and column offset, and their principal components. Models with RoPE or relative position bias get an explanation. |
+| **ViT anatomy** | Parameters by component (the simplified ViT-B formula reconciled with the real count, parameter by parameter), live tensor shapes through a block, GELU vs ReLU, LayerNorm and residual-stream statistics, mean attention distance per head vs depth, and layer-to-layer CKA. |
 
 Start with the bundled **Tiny ViT**: it was trained here (`vizcore train vit`) to name the shape hidden in a
 cluttered scene, so its attention has something to find. Any timm Vision Transformer works too once its weights

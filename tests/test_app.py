@@ -70,3 +70,34 @@ def test_missing_timm_weights_offer_random_weights():
     at.toggle(key="random_weights").set_value(True).run()
     assert not at.exception and not at.error
     assert any("Random weights" in w.value for w in at.warning)
+
+
+def test_position_embeddings_page_draws_every_section():
+    at = _page("pages/posembed.py")
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert at.title[0].value == "Position embeddings"
+    assert len(at.get("plotly_chart")) >= 6  # native, native+resampled, sin-cos, offsets, components
+    at.number_input(key="pe_w").set_value(at.number_input(key="pe_w").value + 8).run()
+    assert not at.exception and not at.error
+
+
+def test_position_embeddings_page_explains_models_without_an_absolute_table():
+    at = _page("pages/posembed.py")
+    at.selectbox(key="model_choice").set_value("other-timm").run()
+    at.text_input(key="timm_name").input("beit_base_patch16_224").run()
+    at.toggle(key="random_weights").set_value(True).run()
+    assert not at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert any("relative position bias" in i.value for i in at.info)
+
+
+def test_anatomy_page_draws_every_section():
+    at = _page("pages/anatomy.py")
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert at.title[0].value == "ViT anatomy"
+    assert len(at.get("plotly_chart")) >= 6
+    assert len(at.dataframe) >= 3  # parameters, reconciliation, shapes
+    at.slider(key="an_block").set_value(1).run()
+    assert not at.exception and not at.error

@@ -30,6 +30,7 @@ __all__ = [
     "ParamRow", "ShapeStep", "activation_curves", "block_shapes", "cka_matrix", "component_totals",
     "layer_features", "layernorm_effect", "linear_cka", "mean_attention_distance", "parameter_table",
     "patch_distances", "reconcile_vit_b", "residual_norms", "simplified_vit_count", "simplified_vit_terms",
+    "vit_dimensions",
 ]
 
 
@@ -156,7 +157,8 @@ _LABELS = {("patch embedding", "bias"): "patch-embedding bias (D)", ("qkv", "bia
            ("register tokens", ""): "register tokens (R·D)"}
 
 
-def _architecture(module: nn.Module) -> dict:
+def vit_dimensions(module: nn.Module) -> dict:
+    """D, L, P, C, mlp_ratio and num_classes of a timm ViT, as `simplified_vit_count` takes them."""
     pe = module.patch_embed
     ph, pw = (int(p) for p in pe.patch_size)
     hidden = int(module.blocks[0].mlp.fc2.in_features)  # MLP hidden width (fc1 may be packed, as in SwiGLU)
@@ -191,7 +193,7 @@ def reconcile_vit_b(model) -> list[tuple[str, int]]:
         label = next((lab for (c, s), lab in _LABELS.items() if row.component == c and row.name.endswith(s)),
                      generic)
         terms[label] = terms.get(label, 0) + row.count
-    mismatch = in_formula - simplified_vit_count(**_architecture(module))
+    mismatch = in_formula - simplified_vit_count(**vit_dimensions(module))
     if mismatch:
         terms["formula vs this model's weight shapes"] = mismatch
     return list(terms.items())

@@ -37,3 +37,50 @@ def png_bytes(image: Image.Image) -> bytes:
     buf = io.BytesIO()
     image.save(buf, format="PNG")
     return buf.getvalue()
+
+
+@st.cache_data(max_entries=8, show_spinner="Analysing position embeddings…")
+def posembed_views(spec: str, pretrained: bool, input_hw: tuple[int, int]) -> dict:
+    """Everything the Position embeddings page draws for one model (small arrays)."""
+    from vizcore import posembed
+
+    handle = model(spec, pretrained)
+    pe, n_prefix = posembed.patch_position_embeddings(handle)  # (gh, gw, D)
+    sincos = posembed.sincos_like(handle)  # (gh, gw, D)
+    moved = posembed.resampled(handle, input_hw)  # (gh', gw', D)
+    pcs, ratios = posembed.principal_components(pe, k=4)
+    return {
+        "grid": tuple(pe.shape[:2]), "dim": int(pe.shape[-1]), "prefix_rows": n_prefix,
+        "scheme": posembed.position_scheme(handle),
+        "similarity": posembed.cosine_grid(pe), "resampled": posembed.cosine_grid(moved),
+        "resampled_grid": tuple(moved.shape[:2]), "sincos_similarity": posembed.cosine_grid(sincos),
+        "offset": posembed.offset_similarity(pe), "sincos_offset": posembed.offset_similarity(sincos),
+        "pcs": pcs, "ratios": ratios,
+    }
+
+
+@st.cache_data(max_entries=8, show_spinner="Running the images through every layer…")
+def anatomy_views(spec: str, pretrained: bool, key: str, _images: list) -> dict:
+    """Attention distance, CKA, residual norms and LayerNorm effect over a set of images (keyed on `key`).
+
+    Every image is resized to the model's native size so the set forms one batch.
+    """
+    import torch
+
+    from vizcore import anatomy
+
+    handle = model(spec, pretrained)
+    batch = torch.cat([handle.prepare([im]) for im in _images])  # (B, C, H, W)
+    dist = []
+    for x in batch:  # one image at a time keeps the (L, H, N, N) attention small
+        maps = attention.capture(handle, x[None])
+        dist.append(anatomy.mean_attention_distance(maps.attn, maps.layout))
+    before, after = anatomy.layernorm_effect(handle, batch)
+    feats = anatomy.layer_features(handle, batch, pooling="tokens")
+    return {
+        "distance": np.mean(dist, axis=0), "patch_size": maps.layout.patch_size,
+        "residual": anatomy.residual_norms(handle, batch),
+        "ln_before": before.ravel()[:200_000], "ln_after": after.ravel()[:200_000],
+        "cka": anatomy.cka_matrix(feats, minibatch=None if feats[0].shape[0] <= 4096 else 1024),
+        "n_images": len(_images), "n_tokens": int(feats[0].shape[0]),
+    }

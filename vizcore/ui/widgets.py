@@ -106,3 +106,21 @@ def fit_picker(dynamic: bool) -> str:
     options = list(FITS) if dynamic else ["resize", "crop"]
     return st.sidebar.radio("Fit the image to the model", options, format_func=FITS.get, key="fit",
                             help="The overlay is drawn on exactly the pixels the model saw.")
+
+
+def image_set_picker() -> tuple[list[Image.Image], str]:
+    """All bundled samples, or several uploaded images; returns the images and a content key for caching."""
+    from vizcore.ui.cache import image_key
+
+    side = st.sidebar
+    source = side.radio("Images", ["All samples", "Upload"], horizontal=True, key="set_source")
+    if source == "Upload":
+        ups = side.file_uploader("Upload images", type=UPLOAD_TYPES, accept_multiple_files=True, key="set_upload")
+        if not ups:
+            st.info("Upload one or more images in the sidebar, or use all samples.")
+            st.stop()
+        with inline_errors():
+            images = [_decode_upload(u.getvalue()) for u in ups]
+    else:
+        images = list(_samples().values())
+    return images, "|".join(image_key(im) for im in images)
