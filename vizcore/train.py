@@ -65,7 +65,7 @@ class VitRecipe:
     min_lr_ratio: float = 0.01
     label_smoothing: float = 0.1
     grad_clip: float = 1.0        # max global grad norm: guards the first steps
-    clutter: float = 0.5          # `make_scenes` clutter: moderate texture + up to ~4 distractors
+    clutter: float = 0.5          # `make_scenes` clutter: mild texture, ~2 small distractors per scene
     test_size: int = 2000         # held-out scenes from the "test" seed, scored after training
     eval_every: int = 2           # epochs between held-out accuracy checks on 500 test scenes (for the curve)
     arch: dict = field(default_factory=lambda: dict(DEFAULT_ARCH))

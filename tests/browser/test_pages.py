@@ -10,7 +10,8 @@ from PIL import Image
 from tests.browser.conftest import wait_idle
 
 pytestmark = pytest.mark.browser
-PAGES = {"": "vizcore: see what image models learn", "attention": "Attention"}
+PAGES = {"": "vizcore: see what image models learn", "attention": "Attention", "posembed": "Position embeddings",
+         "anatomy": "ViT anatomy"}
 
 
 @pytest.mark.parametrize("path", list(PAGES))
@@ -20,7 +21,10 @@ def test_deep_link_on_fresh_server_opens_the_page(fresh_server, page, path):
     page.get_by_role("heading", name=PAGES[path]).first.wait_for(timeout=120_000)
     nav = page.locator('[data-testid="stSidebarNav"]')
     assert nav.get_by_text("Home", exact=True).count() == 1  # titles from app.py, not file names
-    assert nav.get_by_text("Attention", exact=True).count() == 1
+    for title in ("Attention", "Position embeddings", "ViT anatomy"):
+        assert nav.get_by_text(title, exact=True).count() == 1
+    if path:  # the page drew its figures
+        page.locator(".js-plotly-plot").first.wait_for(timeout=120_000)
     assert page.locator('[data-testid="stException"]').count() == 0
 
 

@@ -17,8 +17,9 @@ def parameters(handle) -> None:
     left, right = st.columns([3, 2])
     left.plotly_chart(figures.parameter_bar(totals, title=f"Parameters by component: {real:,} in total"),
                       width="stretch")
-    table = pd.DataFrame([{"component": r.component, "block": "" if r.block is None else r.block,
+    table = pd.DataFrame([{"component": r.component, "block": r.block,
                            "tensor": r.name, "shape": str(tuple(r.shape)), "parameters": r.count} for r in rows])
+    table["block"] = table["block"].astype("Int64")  # blank for parts outside the blocks
     right.dataframe(table, hide_index=True, height=420, width="stretch")
     right.caption(f"Rows sum to {table['parameters'].sum():,} = sum(p.numel()) = {real:,}.")
     _reconcile(handle, real)
