@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from vizcore.errors import ModelError
@@ -47,10 +48,18 @@ def list_bundled() -> list[ModelInfo]:
     return infos
 
 
-def handle_from_card(card: dict, weights: Path | None, spec: str, pretrained: bool = True) -> VitHandle:
-    """Build the model a card describes and load `weights` into it strictly (random weights if None)."""
-    if card["kind"] != "vit":
+def handle_from_card(card: dict, weights: Path | None, spec: str, pretrained: bool = True):
+    """Build the model a card describes and load `weights` into it strictly (random weights if None).
+
+    The card's "kind" picks the builder in `BUILDERS`; adding a model family is adding one entry there.
+    """
+    builder = BUILDERS.get(card["kind"])
+    if builder is None:
         raise ModelError(f"{spec}: model kind '{card['kind']}' is not supported by this version of vizcore.")
+    return builder(card, weights, spec, pretrained)
+
+
+def _vit_from_card(card: dict, weights: Path | None, spec: str, pretrained: bool) -> VitHandle:
     module = build_timm_vit(card["architecture"])
     if weights is not None:
         load_into(module, read_state_dict(weights), spec)
@@ -66,6 +75,9 @@ def handle_from_card(card: dict, weights: Path | None, spec: str, pretrained: bo
     info = ModelInfo(spec, title, card["kind"], card.get("description", ""), pretrained=pretrained)
     names = card.get("class_names")
     return VitHandle(module, info, preprocess, tuple(names) if names else None)
+
+
+BUILDERS: dict[str, Callable[[dict, Path | None, str, bool], object]] = {"vit": _vit_from_card}
 
 
 def load_bundled(name: str, *, pretrained: bool = True) -> VitHandle:
