@@ -101,3 +101,67 @@ def test_anatomy_page_draws_every_section():
     assert len(at.dataframe) >= 3  # parameters, reconciliation, shapes
     at.slider(key="an_block").set_value(1).run()
     assert not at.exception and not at.error
+
+
+def _no_errors(at: AppTest) -> None:
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+
+
+def test_vae_page_draws_every_tab_and_its_sliders_move():
+    at = _page("pages/vae.py")
+    _no_errors(at)
+    assert at.title[0].value == "VAE latent space"
+    assert len(at.tabs) == 5
+    assert len(at.get("plotly_chart")) >= 10  # norms, strip, traversal, KL, manifold, scatter, prior, posterior, ...
+    assert len(at.get("image")) >= 3  # endpoints A and B and the decoded frame
+    for key, value in (("vae_t", 0.9), ("vae_frames", 5), ("vae_span", 2.0), ("vae_grid", 7), ("vae_draws", 4)):
+        at.slider(key=key).set_value(value).run()
+        _no_errors(at)
+    at.radio(key="vae_method").set_value("lerp").run()
+    at.selectbox(key="vae_cls_B").set_value(2).run()
+    _no_errors(at)
+
+
+def test_vae_page_works_for_the_2d_digits_model_and_random_weights():
+    at = _page("pages/vae.py")
+    at.selectbox(key="vae_model").set_value("bundled:vae_digits_2d").run()
+    _no_errors(at)
+    assert any("several β" in i.value for i in at.info)  # one β only: the trade-off tab explains where to look
+    at.toggle(key="vae_model_random").set_value(True).run()
+    _no_errors(at)
+    assert any("Random weights" in w.value for w in at.warning)
+
+
+def test_vae_page_asks_for_uploads_and_rejects_a_non_image_inline():
+    at = _page("pages/vae.py")
+    at.radio(key="vae_src").set_value("Upload").run()
+    assert not at.exception
+    assert any("Upload both endpoint images" in i.value for i in at.info)
+
+
+def test_autoencoders_page_draws_every_section():
+    at = _page("pages/autoencoders.py")
+    _no_errors(at)
+    assert at.title[0].value == "Autoencoders"
+    assert len(at.get("plotly_chart")) >= 6  # reconstructions, bottleneck, accuracy, sparsity, top inputs, atom
+    assert len(at.dataframe) >= 2
+    at.selectbox(key="ae_sae").set_value("bundled:sae_topk").run()
+    at.selectbox(key="ae_unit").set_value(at.selectbox(key="ae_unit").options[3]).run()
+    at.selectbox(key="ae_rec_ae").set_value("bundled:ae_2d").run()
+    _no_errors(at)
+
+
+def test_autoencoders_page_trains_in_the_app():
+    import time
+
+    at = _page("pages/autoencoders.py")
+    at.select_slider(key="tr_steps").set_value(100).run()
+    at.button(key="tr_go").click().run()
+    _no_errors(at)
+    job = at.session_state["ae_job"]
+    assert job.done.wait(60)
+    time.sleep(0.1)
+    at.run()
+    _no_errors(at)
+    assert any("Trained a AE" in s.value for s in at.success)

@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from vizcore import anatomy, attention, data, posembed
+from vizcore import anatomy, attention, data, latent, posembed
 from vizcore.attention import AttentionMaps
 from vizcore.data import Dataset, load_image
 from vizcore.errors import VizcoreError
@@ -18,6 +18,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AttentionMaps", "Dataset", "ModelHandle", "ModelInfo", "TokenLayout", "VizcoreError", "anatomy", "attention",
-    "data", "posembed",
+    "data", "latent", "posembed",
     "list_models", "load_image", "load_model",
 ]

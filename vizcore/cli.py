@@ -19,11 +19,15 @@ def _parser() -> argparse.ArgumentParser:
     m.set_defaults(run=_models)
 
     t = sub.add_parser("train", help="train a bundled model with its recipe",
-                       epilog="Example: vizcore train vit --out assets/models")
-    t.add_argument("recipe", choices=["vit"])
+                       epilog="Example: vizcore train vit --out assets/models; vizcore train vae --bundled "
+                              "(every bundled VAE as shipped); vizcore train ae --latent-dim 8")
+    t.add_argument("recipe", choices=["vit", "ae", "sae", "vae"])
     t.add_argument("--out", type=Path, default=Path("assets/models"), help="folder for weights + model card")
     t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--epochs", type=int, default=None, help="override the recipe's number of epochs")
+    t.add_argument("--epochs", type=int, default=None, help="vit: override the recipe's number of epochs")
+    from vizcore.train_ae import add_arguments
+
+    add_arguments(t)
     t.set_defaults(run=_train)
 
     a = sub.add_parser("attention", help="render an attention map of an image to PNG",
@@ -75,6 +79,10 @@ def _models(args) -> int:
 
 
 def _train(args) -> int:
+    if args.recipe != "vit":
+        from vizcore import train_ae
+
+        return train_ae.dispatch(args)
     from vizcore import train
 
     kwargs = {"seed": args.seed, "out_dir": args.out, "progress": train.tqdm_progress()}

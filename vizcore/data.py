@@ -282,9 +282,17 @@ def _load_digits() -> Dataset:
     return Dataset("digits", images, d.target.astype(np.int64), tuple(str(i) for i in range(10)), ids)
 
 
+def _load_sprites() -> Dataset:
+    """dSprites-style shapes (square, ellipse, heart) at random scale and position, 32 x 32, see vizcore.sprites."""
+    from vizcore.sprites import sprites_dataset
+
+    return sprites_dataset()
+
+
 # name -> loader; adding a dataset is adding one entry.
 DATASETS: dict[str, Callable[[], Dataset]] = {
     "digits": _load_digits,
+    "sprites": _load_sprites,
 }
 
 

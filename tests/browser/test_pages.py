@@ -11,7 +11,7 @@ from tests.browser.conftest import wait_idle
 
 pytestmark = pytest.mark.browser
 PAGES = {"": "vizcore: see what image models learn", "attention": "Attention", "posembed": "Position embeddings",
-         "anatomy": "ViT anatomy"}
+         "anatomy": "ViT anatomy", "vae": "VAE latent space", "autoencoders": "Autoencoders"}
 
 
 @pytest.mark.parametrize("path", list(PAGES))
@@ -21,7 +21,7 @@ def test_deep_link_on_fresh_server_opens_the_page(fresh_server, page, path):
     page.get_by_role("heading", name=PAGES[path]).first.wait_for(timeout=120_000)
     nav = page.locator('[data-testid="stSidebarNav"]')
     assert nav.get_by_text("Home", exact=True).count() == 1  # titles from app.py, not file names
-    for title in ("Attention", "Position embeddings", "ViT anatomy"):
+    for title in ("Attention", "Position embeddings", "ViT anatomy", "VAE latent space", "Autoencoders"):
         assert nav.get_by_text(title, exact=True).count() == 1
     if path:  # the page drew its figures
         page.locator(".js-plotly-plot").first.wait_for(timeout=120_000)
@@ -74,3 +74,20 @@ def test_clicking_a_patch_selects_it_as_the_query(server, page):
     box = plot.locator(".nsewdrag").first.bounding_box()
     page.mouse.click(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.15)  # 8x8 grid: patch (1, 1)
     page.locator(".js-plotly-plot").filter(has_text="Where patch (1, 1)").first.wait_for(timeout=60_000)
+
+
+def test_moving_the_interpolation_slider_changes_the_decoded_frame(server, page):
+    page.goto(server.url("vae"))
+    wait_idle(page)
+    frame = page.locator('[data-testid="stImage"]').filter(has_text="decoded frame").locator("img")
+    frame.wait_for(timeout=120_000)
+    page.locator(".js-plotly-plot").filter(has_text="frames from A to B").wait_for(timeout=120_000)
+    before = frame.get_attribute("src")
+    slider = page.locator('[data-testid="stSlider"]').filter(has_text="t (0 = A, 1 = B)").get_by_role("slider")
+    slider.focus()
+    for _ in range(30):  # t: 0.50 -> 0.80
+        page.keyboard.press("ArrowRight")
+    page.get_by_text("decoded frame at t = 0.80").wait_for(timeout=60_000)
+    wait_idle(page)
+    assert frame.get_attribute("src") != before
+    assert page.locator('[data-testid="stException"]').count() == 0

@@ -20,6 +20,19 @@ from vizcore.figures.attention import (
     predictions_bar,
     prefix_share_heatmap,
 )
+from vizcore.figures.latent import (
+    accuracy_figure,
+    atom_figure,
+    bottleneck_figure,
+    image_grid,
+    kl_figure,
+    latent_scatter,
+    loss_curve_figure,
+    norm_path_figure,
+    posterior_figure,
+    sparsity_figure,
+    tradeoff_figure,
+)
 from vizcore.figures.posembed import (
     offset_similarity_figure,
     principal_components_figure,
@@ -33,4 +46,6 @@ __all__ = [
     "activation_figure", "attention_distance_figure", "cka_figure", "layernorm_hist_figure", "parameter_bar",
     "residual_norm_figure", "offset_similarity_figure", "principal_components_figure", "similarity_grid_figure",
     "sincos_vs_learned_figure",
+    "accuracy_figure", "atom_figure", "bottleneck_figure", "image_grid", "kl_figure", "latent_scatter",
+    "loss_curve_figure", "norm_path_figure", "posterior_figure", "sparsity_figure", "tradeoff_figure",
 ]

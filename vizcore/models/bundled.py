@@ -77,7 +77,11 @@ def _vit_from_card(card: dict, weights: Path | None, spec: str, pretrained: bool
     return VitHandle(module, info, preprocess, tuple(names) if names else None)
 
 
-BUILDERS: dict[str, Callable[[dict, Path | None, str, bool], object]] = {"vit": _vit_from_card}
+BUILDERS: dict[str, Callable[[dict, Path | None, str, bool], object]] = {
+    "vit": _vit_from_card,
+    **{kind: lambda *args: __import__("vizcore.models.autoencoders").models.autoencoders.from_card(*args)
+       for kind in ("ae", "sae", "vae")},  # imported on first use
+}
 
 
 def load_bundled(name: str, *, pretrained: bool = True) -> VitHandle:

@@ -84,3 +84,81 @@ def anatomy_views(spec: str, pretrained: bool, key: str, _images: list) -> dict:
         "cka": anatomy.cka_matrix(feats, minibatch=None if feats[0].shape[0] <= 4096 else 1024),
         "n_images": len(_images), "n_tokens": int(feats[0].shape[0]),
     }
+
+
+# ---- autoencoders and VAE latent spaces (issue 4) -----------------------------------------------------------------
+
+@st.cache_resource(max_entries=4, show_spinner="Preparing the data set…")
+def ae_split(dataset: str):
+    """(training, held-out) split of a data set, shared by every autoencoder view (see train_ae.holdout)."""
+    from vizcore import train_ae
+
+    return train_ae.holdout(dataset)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def ae_heldout(dataset: str):
+    """The held-out images of a data set (see train_ae.heldout); never draws generated training images."""
+    from vizcore import train_ae
+
+    return train_ae.heldout(dataset)
+
+
+@st.cache_data(max_entries=16, show_spinner="Encoding the held-out images…")
+def latent_summary(spec: str, pretrained: bool) -> dict:
+    """Held-out codes (VAE: posterior means) and, for VAEs, KL / activity per dimension."""
+    from vizcore import latent
+
+    handle = model(spec, pretrained)
+    test = ae_heldout(handle.dataset)
+    out = {"codes": handle.encode(test.images), "labels": test.labels, "label_names": test.label_names}
+    if handle.kind == "vae":
+        s = latent.latent_stats(handle, test.images)
+        out |= {"kl": s.kl, "mu_var": s.mu_var, "active": s.active, "order": s.order, "sigma": s.mean_sigma}
+    return out
+
+
+@st.cache_data(max_entries=32, show_spinner="Decoding the path…")
+def latent_paths(spec: str, pretrained: bool, key: str, _z0, _z1, frames: int = 101) -> dict:
+    """Both interpolations (slerp and lerp) between two codes, `frames` decoded steps each (keyed on `key`)."""
+    from vizcore import latent
+
+    handle = model(spec, pretrained)
+    return {m: latent.interpolation_path(handle, _z0, _z1, frames, method=m) for m in latent.METHODS}
+
+
+@st.cache_data(max_entries=16, show_spinner="Reconstructing the held-out images…")
+def heldout_mse(spec: str, pretrained: bool) -> float:
+    from vizcore import latent
+
+    handle = model(spec, pretrained)
+    return float(latent.reconstruction_mse(handle, ae_heldout(handle.dataset).images).mean())
+
+
+@st.cache_data(max_entries=4, show_spinner="Fitting PCA for every k…")
+def pca_curve(dataset: str, size: tuple[int, int], ks: tuple[int, ...]) -> list[float]:
+    """Held-out PCA reconstruction MSE for each k, on images resized to `size` (the models' input)."""
+    import torch.nn.functional as F
+
+    from vizcore import classify
+
+    train, test = ae_split(dataset)
+
+    def flat(x):
+        return F.interpolate(x, size=size, mode="bilinear", antialias=True).flatten(1).numpy() \
+            if tuple(x.shape[-2:]) != size else x.flatten(1).numpy()
+
+    return [classify.pca_reconstruction_mse(flat(train.images), flat(test.images), k) for k in ks]
+
+
+@st.cache_data(max_entries=16, show_spinner="Training classifiers on codes, PCA and pixels…")
+def probe_table(spec: str, pretrained: bool) -> list[dict]:
+    """Held-out accuracy of a logistic regression on the model's code, PCA (same k) and raw pixels."""
+    from dataclasses import asdict
+
+    from vizcore import classify
+
+    handle = model(spec, pretrained)
+    train, test = ae_split(handle.dataset)
+    return [asdict(p) for p in classify.compare_features(handle, train.images, train.labels, test.images,
+                                                         test.labels)]
