@@ -10,7 +10,7 @@ import torch
 from vizcore.models.bundled import handle_from_card, models_dir
 from vizcore.models.vit import build_timm_vit
 from vizcore.scenes import SHAPES, make_scenes
-from vizcore.train import VitRecipe, data_seed, evaluate_vit, object_patches, train_vit
+from vizcore.train import VitRecipe, data_seed, evaluate_vit, object_centres, object_patches, train_vit
 
 TINY = {"embed_dim": 32, "depth": 1, "num_heads": 2}
 SMOKE = VitRecipe(epochs=2, steps_per_epoch=2, batch_size=16, warmup_steps=2, test_size=32, eval_every=1)
@@ -30,7 +30,7 @@ def smoke(tmp_path_factory):
 
 def test_smoke_run_writes_a_complete_card(smoke):
     _, card, out, steps = smoke
-    assert CARD_KEYS <= card.keys() and ARCH_KEYS <= card["architecture"].keys()
+    assert card.keys() >= CARD_KEYS and card["architecture"].keys() >= ARCH_KEYS
     assert card["name"] == "tiny_vit" and card["kind"] == "vit"
     assert card["class_names"] == list(SHAPES) and card["architecture"]["num_classes"] == len(SHAPES)
     assert card["preprocess"]["size"] == [64, 64] and len(card["preprocess"]["mean"]) == 3
@@ -72,6 +72,13 @@ def test_object_patches_use_the_half_coverage_rule():
     assert obj.shape == (1, 8, 8) and obj[0, 0, 0] and not obj[0, 1, 0] and obj.sum() == 1
 
 
+def test_object_centres_are_mask_centroids_in_unit_coordinates():
+    m = torch.zeros(2, 64, 64, dtype=torch.bool)
+    m[0, :8, :8] = True      # top-left corner block: centre (4, 4) px
+    m[1, 60:, 32:36] = True  # cropped at the bottom edge: centre (34, 62) px
+    assert torch.allclose(object_centres(m), torch.tensor([[-0.875, -0.875], [0.0625, 0.9375]]))
+
+
 def test_evaluate_vit_of_random_weights_is_near_chance_and_uniform():
     torch.manual_seed(0)
     model = build_timm_vit({**SMOKE.arch, **TINY})
@@ -93,4 +100,24 @@ def test_bundled_model_is_accurate_and_looks_at_the_object():
     assert m["rollout_ratio"] >= 1.5, m
 
 
-ACCURACY_FLOOR = 0.85  # measured on the bundled model minus a margin (see the model card's metrics)
+@pytest.mark.slow
+def test_bundled_position_embeddings_are_local_in_2d():
+    """Cosine similarity of patch position embeddings falls with grid distance, away from the border too."""
+    card_path = models_dir() / "tiny_vit.json"
+    if not card_path.is_file():
+        pytest.skip("no bundled tiny_vit")
+    card = json.loads(card_path.read_text())
+    handle = handle_from_card(card, card_path.with_suffix(".safetensors"), "bundled:tiny_vit")
+    pe = torch.nn.functional.normalize(handle.module.pos_embed[0, 1:].detach(), dim=-1)  # (P, D), CLS dropped
+    sim = pe @ pe.T  # (P, P)
+    gh, gw = handle.layout((64, 64)).grid
+    rc = torch.stack(torch.meshgrid(torch.arange(gh), torch.arange(gw), indexing="ij"), -1).reshape(-1, 2)
+    dist = torch.cdist(rc.float(), rc.float())  # (P, P) in patches
+    inner = ((rc >= 2) & (rc < torch.tensor([gh - 2, gw - 2]))).all(1)  # interior queries only
+    pairs = inner[:, None] & (dist > 0)
+    r = torch.corrcoef(torch.stack([sim[pairs], dist[pairs]]))[0, 1]
+    assert r < -0.5, f"similarity vs distance correlation {r:.2f}: position embeddings are not 2-D local"
+    assert sim[pairs & (dist == 1)].mean() > sim[pairs & (dist >= 4)].mean() + 0.3
+
+
+ACCURACY_FLOOR = 0.90  # the bundled model measured 0.96 on 2000 held-out scenes; keep a margin for 500
