@@ -73,7 +73,7 @@ def test_simplified_formula_and_vit_b_reconciliation():
 @pytest.mark.parametrize("name", ["deit_tiny_distilled_patch16_224", "vit_small_patch14_reg4_dinov2"])
 def test_reconciliation_sums_to_the_difference_for_other_layouts(name):
     module = _meta(name)
-    arch = A._architecture(module)
+    arch = A.vit_dimensions(module)
     terms = A.reconcile_vit_b(module)
     assert sum(n for _, n in terms) == sum(p.numel() for p in module.parameters()) - A.simplified_vit_count(**arch)
     assert "formula vs this model's weight shapes" not in dict(terms)
