@@ -20,8 +20,7 @@ def test_same_seed_same_scenes_and_other_seed_differs():
     assert not torch.equal(a.images, c.images)
 
 
-def test_a_prefix_of_a_larger_draw_is_not_required_but_chunks_are_deterministic():
-    # more scenes than one rendering chunk: still deterministic
+def test_draws_larger_than_one_rendering_chunk_are_deterministic():
     a, b = make_scenes(1100, seed=1, clutter=0.2), make_scenes(1100, seed=1, clutter=0.2)
     assert torch.equal(a.images, b.images)
 

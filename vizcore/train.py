@@ -1,10 +1,12 @@
 """Reproducible training recipes for the bundled models (today: `tiny_vit`, a timm ViT on shapes in clutter).
 
 The recipe trains a plain timm VisionTransformer (learned absolute position embeddings, CLS token) on scenes
-from `vizcore.scenes`, drawing fresh scenes every epoch so there is no fixed training set to memorise, and
-writes `<out>/tiny_vit.safetensors` plus a JSON model card (architecture, preprocessing, data, recipe, metrics,
-versions) that `vizcore.models.bundled` loads. Progress is reported through a callback; `tqdm_progress` turns
-it into a terminal progress bar.
+from `vizcore.scenes`, drawing fresh scenes every epoch so there is no fixed training set to memorise. A
+training-only head also regresses the object's centre from the CLS feature: shape labels do not depend on
+position, and without that signal the position embeddings learned only which border a patch touches, with no
+2-D locality (measured). The recipe writes `<out>/tiny_vit.safetensors` plus a JSON model card (architecture,
+preprocessing, data, recipe, metrics, versions) that `vizcore.models.bundled` loads. Progress is reported
+through a callback; `tqdm_progress` turns it into a terminal progress bar.
 
     python -m vizcore.train vit --out assets/models      # the same as `vizcore train vit`
 """
