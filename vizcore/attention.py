@@ -57,26 +57,36 @@ def _attention_modules(module: torch.nn.Module) -> list[torch.nn.Module]:
 
 
 @contextmanager
+def eager_attention(module: torch.nn.Module):
+    """Force every block's eager attention path (so the softmax matrix exists) for the duration; restore after.
+
+    The caller must own the module (hold the handle's lock): the flag lives on the shared module.
+    """
+    attns = [a for a in _attention_modules(module) if hasattr(a, "fused_attn")]
+    saved = [a.fused_attn for a in attns]
+    try:
+        for a in attns:
+            a.fused_attn = False
+        yield
+    finally:
+        for a, fused in zip(attns, saved):
+            a.fused_attn = fused
+
+
+@contextmanager
 def _eager_attention_hooks(module: torch.nn.Module, store: list, keep_graph: bool):
     """Force the eager attention path and record each block's softmax output; undo both on exit."""
-    attns = _attention_modules(module)
-    saved = [getattr(a, "fused_attn", None) for a in attns]
 
     def hook(_mod, _inp, out):
         store.append(out if keep_graph else out.detach())
 
-    handles = [a.attn_drop.register_forward_hook(hook) for a in attns]
+    handles = [a.attn_drop.register_forward_hook(hook) for a in _attention_modules(module)]
     try:
-        for a in attns:
-            if hasattr(a, "fused_attn"):
-                a.fused_attn = False
-        yield
+        with eager_attention(module):
+            yield
     finally:
         for h in handles:
             h.remove()
-        for a, fused in zip(attns, saved):
-            if fused is not None:
-                a.fused_attn = fused
 
 
 def capture(model, images, *, fit: str = "resize", target: int | list[int] | None = None) -> AttentionMaps:

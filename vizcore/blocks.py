@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn as nn
 
+from vizcore.attention import eager_attention
 from vizcore.errors import InputError
 
 
@@ -42,23 +43,16 @@ class ShapeStep:
 @contextmanager
 def _hooked(module: nn.Module, targets: list[tuple[nn.Module, str, Callable]], eager: bool) -> Iterator[None]:
     """Register (submodule, "pre" | "post", fn) hooks and, if `eager`, force eager attention; undo on exit."""
-    attns = [b.attn for b in getattr(module, "blocks", []) if eager and hasattr(b, "attn")]
-    saved = [getattr(a, "fused_attn", None) for a in attns]
     handles = []
     try:
-        for a in attns:
-            if hasattr(a, "fused_attn"):
-                a.fused_attn = False
         for sub, kind, fn in targets:
             register = sub.register_forward_pre_hook if kind == "pre" else sub.register_forward_hook
             handles.append(register(fn))
-        yield
+        with eager_attention(module) if eager else nullcontext():
+            yield
     finally:
         for h in handles:
             h.remove()
-        for a, fused in zip(attns, saved):
-            if fused is not None:
-                a.fused_attn = fused
 
 
 def _run(handle, images, fit: str, targets: list[tuple[nn.Module, str, Callable]], eager: bool = False
