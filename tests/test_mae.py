@@ -1,0 +1,137 @@
+"""MAE core (issue 5, library part): patchify, the paper's masking, official parameter names, the four panels."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from vizcore import mae
+from vizcore.errors import InputError
+
+CFG = mae.MaeConfig(img_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=2, decoder_embed_dim=16,
+                    decoder_depth=1, decoder_num_heads=2)
+OFFICIAL_KEYS = {"cls_token", "pos_embed", "patch_embed.proj.weight", "patch_embed.proj.bias", "norm.weight",
+                 "norm.bias", "mask_token", "decoder_pos_embed", "decoder_embed.weight", "decoder_embed.bias",
+                 "decoder_norm.weight", "decoder_norm.bias", "decoder_pred.weight", "decoder_pred.bias"}
+BLOCK_KEYS = {f"{n}.{t}" for n in ("norm1", "attn.qkv", "attn.proj", "norm2", "mlp.fc1", "mlp.fc2")
+              for t in ("weight", "bias")}
+
+
+def _model(**kw) -> mae.MaskedAutoencoder:
+    torch.manual_seed(0)
+    cfg = mae.MaeConfig(**{**CFG.to_dict(), **kw})
+    return mae.MaskedAutoencoder(cfg).eval()
+
+
+def _official_random_masking(x, noise, mask_ratio):
+    """facebookresearch/mae models_mae.py `random_masking`, with the noise passed in."""
+    N, L, D = x.shape
+    len_keep = int(L * (1 - mask_ratio))
+    ids_shuffle = torch.argsort(noise, dim=1)
+    ids_restore = torch.argsort(ids_shuffle, dim=1)
+    ids_keep = ids_shuffle[:, :len_keep]
+    x_masked = torch.gather(x, dim=1, index=ids_keep.unsqueeze(-1).repeat(1, 1, D))
+    mask = torch.ones([N, L], device=x.device)
+    mask[:, :len_keep] = 0
+    mask = torch.gather(mask, dim=1, index=ids_restore)
+    return x_masked, mask, ids_restore
+
+
+def test_patchify_and_unpatchify_are_inverse():
+    x = torch.rand(2, 3, 24, 40)
+    p = mae.patchify(x, 8)
+    assert p.shape == (2, 15, 192)
+    torch.testing.assert_close(mae.unpatchify(p, 8, (3, 5)), x)
+    assert torch.equal(p[0, 1], x[0, :, 0:8, 8:16].permute(1, 2, 0).reshape(-1))  # (p, q, c) order
+
+
+@pytest.mark.parametrize("ratio", [0.0, 0.25, 0.5, 0.75, 0.9, 0.95])
+def test_masking_matches_the_official_algorithm_and_keeps_the_right_count(ratio):
+    x = torch.rand(3, 49, 4)
+    noise = torch.rand(3, 49, generator=torch.Generator().manual_seed(1))
+    ours = mae.random_masking(x, noise, ratio)
+    ref = _official_random_masking(x, noise, ratio)
+    for a, b in zip(ours, ref):
+        assert torch.equal(a, b)
+    keep = int(49 * (1 - ratio))
+    assert ours[0].shape[1] == keep and (ours[1].sum(1) == 49 - keep).all()
+    ids = torch.argsort(noise, 1)
+    assert torch.equal(torch.gather(ids, 1, ours[2]), torch.arange(49).expand(3, 49))  # ids_restore undoes it
+
+
+def test_official_parameter_names_and_strict_round_trip():
+    m = _model()
+    keys = set(m.state_dict())
+    assert keys >= OFFICIAL_KEYS
+    assert {f"blocks.0.{k}" for k in BLOCK_KEYS} <= keys and {f"decoder_blocks.0.{k}" for k in BLOCK_KEYS} <= keys
+    assert keys == OFFICIAL_KEYS | {f"blocks.{i}.{k}" for i in range(2) for k in BLOCK_KEYS} | {
+        f"decoder_blocks.0.{k}" for k in BLOCK_KEYS}
+    other = mae.MaskedAutoencoder(m.cfg).eval()
+    other.load_state_dict(m.state_dict(), strict=True)
+    x, noise = torch.rand(2, 3, 32, 32), torch.rand(2, 16)
+    with torch.inference_mode():
+        assert torch.equal(m(x, 0.75, noise)[1], other(x, 0.75, noise)[1])
+
+
+def test_fixed_sincos_position_embeddings_are_stored_frozen_with_a_zero_cls_row():
+    m = _model()
+    assert not m.pos_embed.requires_grad and m.pos_embed.shape == (1, 17, 32)
+    assert torch.equal(m.pos_embed[0, 0], torch.zeros(32))
+    from vizcore.posembed import sincos_2d
+
+    torch.testing.assert_close(m.pos_embed[0, 1:], torch.from_numpy(sincos_2d(32, (4, 4))).float())
+
+
+def test_mask_ratio_zero_reproduces_the_image_in_the_pasted_panel():
+    x = torch.rand(2, 3, 32, 32)
+    r = mae.reconstruct(_model(), x, mask_ratio=0.0)
+    assert r.kept == 16 and r.mask.sum() == 0
+    assert torch.equal(r.pasted, x) and torch.equal(r.masked, x)
+
+
+def test_panels_paste_visible_patches_and_grey_hidden_ones():
+    x = torch.rand(1, 3, 32, 32)
+    r = mae.reconstruct(_model(), x, mask_ratio=0.75, seed=3)
+    assert r.kept == 4 and r.patch_error.shape == (1, 4, 4)
+    hidden = r.mask[0].reshape(4, 4).bool()
+    for i in range(4):
+        for j in range(4):
+            tile = (slice(None), slice(None), slice(8 * i, 8 * i + 8), slice(8 * j, 8 * j + 8))
+            if hidden[i, j]:
+                assert (r.masked[tile] == 0.5).all()
+                torch.testing.assert_close(r.pasted[tile], r.reconstruction[tile])
+            else:
+                assert torch.equal(r.pasted[tile], x[tile])
+
+
+def test_same_noise_same_mask_and_prediction():
+    m, x = _model(), torch.rand(2, 3, 32, 32)
+    noise = mae.strategy_noise("random", 2, 4, seed=7)
+    a, b = mae.reconstruct(m, x, noise=noise), mae.reconstruct(m, x, noise=noise)
+    assert torch.equal(a.mask, b.mask) and torch.equal(a.pred, b.pred)
+    with torch.inference_mode():
+        _, pred, mask, _ = m(x, 0.75, noise)
+    assert torch.equal(a.mask, mask) and torch.equal(a.pred, pred)
+
+
+def test_norm_pix_true_statistics_restore_a_perfect_normalised_prediction():
+    m = _model(norm_pix_loss=True)
+    x = torch.rand(1, 3, 32, 32)
+    target = mae.patchify(x, 8)
+    normed = (target - target.mean(-1, keepdim=True)) / (target.var(-1, keepdim=True) + 1e-6) ** 0.5
+    mask = torch.ones(1, 16)
+    torch.testing.assert_close(mae._unnormalize(normed, target, mask, "true"), target, atol=1e-5, rtol=1e-5)
+    r = mae.reconstruct(m, x, unnormalize="visible")  # runs without the hidden patches' statistics
+    assert r.pred.shape == (1, 16, 192)
+
+
+def test_strategies_keep_the_right_patches():
+    grid = mae.strategy_noise("grid", 1, 4)
+    kept = torch.argsort(grid, 1)[0, :4]
+    assert sorted(kept.tolist()) == [0, 2, 8, 10]  # one patch per 2x2 cell
+    block = mae.strategy_noise("block", 2, 8, seed=1)
+    assert block.shape == (2, 64) and (block > 1).any()
+    with pytest.raises(InputError):
+        mae.strategy_noise("spiral", 1, 4)
+    with pytest.raises(InputError):
+        mae.reconstruct(_model(), torch.rand(1, 3, 32, 32), mask_ratio=1.0)
