@@ -135,3 +135,85 @@ def test_strategies_keep_the_right_patches():
         mae.strategy_noise("spiral", 1, 4)
     with pytest.raises(InputError):
         mae.reconstruct(_model(), torch.rand(1, 3, 32, 32), mask_ratio=1.0)
+
+
+def _to_hf(sd: dict) -> dict:
+    """Our names -> Hugging Face ViTMAEForPreTraining names, written out by hand for the test."""
+    out = {}
+    top = {"cls_token": "vit.embeddings.cls_token", "pos_embed": "vit.embeddings.position_embeddings",
+           "mask_token": "decoder.mask_token", "decoder_pos_embed": "decoder.decoder_pos_embed"}
+    prefixes = {"patch_embed.proj.": "vit.embeddings.patch_embeddings.projection.", "norm.": "vit.layernorm.",
+                "decoder_embed.": "decoder.decoder_embed.", "decoder_norm.": "decoder.decoder_norm.",
+                "decoder_pred.": "decoder.decoder_pred."}
+    inner = {"norm1": "layernorm_before", "norm2": "layernorm_after", "attn.proj": "attention.output.dense",
+             "mlp.fc1": "intermediate.dense", "mlp.fc2": "output.dense"}
+    for k, v in sd.items():
+        if k in top:
+            out[top[k]] = v
+            continue
+        pre = next((p for p in prefixes if k.startswith(p)), None)
+        if pre:
+            out[prefixes[pre] + k[len(pre):]] = v
+            continue
+        stack, i, rest = k.split(".", 2)
+        hf = f"vit.encoder.layer.{i}" if stack == "blocks" else f"decoder.decoder_layers.{i}"
+        name, kind = rest.rsplit(".", 1)
+        if name == "attn.qkv":
+            for part, t in zip(("query", "key", "value"), v.chunk(3)):
+                out[f"{hf}.attention.attention.{part}.{kind}"] = t
+        else:
+            out[f"{hf}.{inner[name]}.{kind}"] = v
+    return out
+
+
+def test_official_checkpoint_with_namespace_and_hf_state_dict_load_identically(tmp_path):
+    import argparse
+
+    from safetensors.torch import save_file
+
+    from vizcore.mae.checkpoints import load_mae
+
+    m = _model()
+    sd = {k: v.contiguous() for k, v in m.state_dict().items()}
+    official = tmp_path / "checkpoint-399.pth"
+    torch.save({"model": sd, "args": argparse.Namespace(model="mae_vit_tiny", norm_pix_loss=False)}, official)
+    hf = tmp_path / "hf"
+    hf.mkdir()
+    save_file(_to_hf(sd), str(hf / "model.safetensors"))
+    x, noise = torch.rand(2, 3, 32, 32), torch.rand(2, 16)
+    with torch.inference_mode():
+        ref = m(x, 0.75, noise)[1]
+        for path in (official, hf):
+            loaded = load_mae(path, num_heads=2, decoder_num_heads=2)
+            assert loaded.cfg == m.cfg
+            assert torch.equal(loaded(x, 0.75, noise)[1], ref)
+
+
+def test_encoder_only_checkpoint_is_detected_with_a_reason(tmp_path):
+    from vizcore.mae.checkpoints import EncoderOnlyError, load_mae
+
+    sd = {k: v for k, v in _model().state_dict().items() if not k.startswith(("decoder", "mask_token"))}
+    path = tmp_path / "mae_pretrain_vit_tiny.pth"
+    torch.save({"model": sd}, path)
+    with pytest.raises(EncoderOnlyError, match="only the MAE encoder"):
+        load_mae(path, num_heads=2)
+
+
+def test_checkpoint_with_other_pickled_objects_is_refused(tmp_path):
+    from vizcore.errors import CheckpointError
+    from vizcore.mae.checkpoints import load_mae
+
+    marker = tmp_path / "RAN"
+    path = tmp_path / "odd.pth"
+    torch.save({"model": _model().state_dict(), "extra": _RunsCode(str(marker))}, path)
+    with pytest.raises(CheckpointError, match="read safely"):
+        load_mae(path, num_heads=2)
+    assert not marker.exists()
+
+
+class _RunsCode:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))  # would create the marker file if unpickled

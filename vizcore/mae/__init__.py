@@ -3,7 +3,7 @@
 `reconstruct` follows the official algorithm exactly: per-patch noise, argsort, keep the int(L * (1 - ratio))
 patches with the smallest noise. Strategies only shape the noise, so the same noise gives the same mask and
 prediction as the release. Status: the module, masking and panels (issue 5's library core); the checkpoint
-converters, bundled model and page are still to come.
+generation (`vit.layers.i.attention.q_proj`), focused masking, the bundled model and the page are still to come.
 """
 
 from __future__ import annotations

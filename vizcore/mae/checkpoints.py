@@ -1,0 +1,130 @@
+"""Loading MAE weights: the official release's checkpoints and Hugging Face `ViTMAEForPreTraining` state dicts.
+
+Official training checkpoints are `torch.save`d dicts holding the weights under "model" and an
+`argparse.Namespace` under "args": `torch.load(weights_only=True)` is allowed exactly that one extra class.
+Head counts cannot be recovered from weights; they come from the caller or the standard presets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+from pathlib import Path
+
+import torch
+
+from vizcore.errors import CheckpointError
+from vizcore.mae.model import MaeConfig, MaskedAutoencoder
+from vizcore.models.checkpoints import load_into
+
+PRESET_HEADS = {768: 12, 1024: 16, 1280: 16}  # ViT-B, ViT-L, ViT-H encoders; decoders use 16
+
+
+class EncoderOnlyError(CheckpointError):
+    """The checkpoint has an MAE encoder but no decoder, so it cannot reconstruct."""
+
+
+def read_mae_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
+    """Tensors of an official or HF MAE checkpoint, converted to our (official) parameter names."""
+    path = Path(path)
+    if path.suffix == ".safetensors" or path.is_dir():
+        from vizcore.models.checkpoints import read_state_dict
+
+        sd = read_state_dict(path / "model.safetensors" if path.is_dir() else path)
+    else:
+        sd = _torch_load(path)
+    return from_hf(sd) if any(k.startswith("vit.") for k in sd) else sd
+
+
+def _torch_load(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        with torch.serialization.safe_globals([argparse.Namespace]):
+            obj = torch.load(str(path), map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"No checkpoint file at {path}. Check the path.") from None
+    except Exception as e:
+        raise CheckpointError(f"{path.name} could not be read safely as an MAE checkpoint "
+                              f"({str(e).splitlines()[0][:160]}); only tensors and argparse.Namespace are "
+                              "allowed.") from None
+    sd = obj.get("model", obj) if isinstance(obj, dict) else None
+    if not isinstance(sd, dict):
+        raise CheckpointError(f"{path.name} holds no state dict.")
+    return {k: v for k, v in sd.items() if isinstance(v, torch.Tensor)}
+
+
+def infer_config(sd: dict[str, torch.Tensor], *, num_heads: int | None = None,
+                 decoder_num_heads: int = 16, norm_pix_loss: bool = False) -> MaeConfig:
+    """The architecture a state dict with official names describes (square grid, as every MAE release uses)."""
+    if "decoder_pred.weight" not in sd:
+        raise EncoderOnlyError("This checkpoint holds only the MAE encoder (no decoder), so it cannot "
+                               "reconstruct masked patches. Use it on the attention or embedding pages, or load "
+                               "a full pre-training checkpoint (with decoder_* weights).")
+    try:
+        D, C, p, _ = sd["patch_embed.proj.weight"].shape
+        L = sd["pos_embed"].shape[1] - 1
+        Dd = sd["decoder_embed.weight"].shape[0]
+        hidden = sd["blocks.0.mlp.fc1.weight"].shape[0]
+    except KeyError as e:
+        raise CheckpointError(f"Not an MAE state dict: {e.args[0]} is missing.") from None
+    grid = math.isqrt(L)
+    if grid * grid != L:
+        raise CheckpointError(f"The position embedding has {L} patch rows, not a square grid.")
+    heads = num_heads or PRESET_HEADS.get(D)
+    if heads is None:
+        raise CheckpointError(f"Width {D} matches no standard MAE preset; give the number of encoder heads.")
+    return MaeConfig(img_size=grid * p, patch_size=p, in_chans=C, embed_dim=D, depth=_count(sd, "blocks"),
+                     num_heads=heads, decoder_embed_dim=Dd, decoder_depth=_count(sd, "decoder_blocks"),
+                     decoder_num_heads=decoder_num_heads, mlp_ratio=hidden / D, norm_pix_loss=norm_pix_loss)
+
+
+def _count(sd: dict, prefix: str) -> int:
+    return len({m.group(1) for k in sd if (m := re.match(rf"{prefix}\.(\d+)\.", k))})
+
+
+def load_mae(path: str | Path, **config_overrides) -> MaskedAutoencoder:
+    """Build the MAE a checkpoint describes and load it strictly (mismatches name their keys)."""
+    sd = read_mae_checkpoint(path)
+    model = MaskedAutoencoder(infer_config(sd, **config_overrides))
+    load_into(model, sd, str(path))
+    return model.eval()
+
+
+_HF_BLOCK = {
+    "layernorm_before": "norm1", "layernorm_after": "norm2", "attention.output.dense": "attn.proj",
+    "intermediate.dense": "mlp.fc1", "output.dense": "mlp.fc2",
+}
+_HF_TOP = {
+    "vit.embeddings.cls_token": "cls_token", "vit.embeddings.position_embeddings": "pos_embed",
+    "vit.embeddings.patch_embeddings.projection": "patch_embed.proj", "vit.layernorm": "norm",
+    "decoder.mask_token": "mask_token", "decoder.decoder_pos_embed": "decoder_pos_embed",
+    "decoder.decoder_embed": "decoder_embed", "decoder.decoder_norm": "decoder_norm",
+    "decoder.decoder_pred": "decoder_pred",
+}
+
+
+def from_hf(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Hugging Face `ViTMAEForPreTraining` names (vit.encoder.layer.i.attention.attention.query, ...) -> ours.
+
+    Separate query/key/value projections are concatenated into the fused qkv in (q, k, v) order.
+    """
+    out: dict[str, torch.Tensor] = {}
+    qkv: dict[tuple[str, str], dict[str, torch.Tensor]] = {}
+    for key, value in sd.items():
+        m = re.match(r"(vit\.encoder\.layer|decoder\.decoder_layers)\.(\d+)\.(.+)\.(weight|bias)$", key)
+        if m:
+            base = ("blocks" if m.group(1).startswith("vit") else "decoder_blocks") + f".{m.group(2)}"
+            inner, kind = m.group(3), m.group(4)
+            qm = re.match(r"attention\.attention\.(query|key|value)$", inner)
+            if qm:
+                qkv.setdefault((base, kind), {})[qm.group(1)] = value
+            elif inner in _HF_BLOCK:
+                out[f"{base}.{_HF_BLOCK[inner]}.{kind}"] = value
+            continue
+        top = next((ours + key[len(hf):] for hf, ours in _HF_TOP.items() if key == hf or key.startswith(hf + ".")),
+                   None)
+        if top is not None:
+            out[top] = value
+    for (base, kind), parts in qkv.items():
+        out[f"{base}.attn.qkv.{kind}"] = torch.cat([parts["query"], parts["key"], parts["value"]])
+    return out
