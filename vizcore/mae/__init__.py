@@ -2,8 +2,9 @@
 
 `reconstruct` follows the official algorithm exactly: per-patch noise, argsort, keep the int(L * (1 - ratio))
 patches with the smallest noise. Strategies only shape the noise, so the same noise gives the same mask and
-prediction as the release. Status: the module, masking and panels (issue 5's library core); the checkpoint
-generation (`vit.layers.i.attention.q_proj`), focused masking, the bundled model and the page are still to come.
+prediction as the release. Status: the module, masking, panels and checkpoint loading (`mae.checkpoints`) are
+done; the newer HF key generation (`vit.layers.i.attention.q_proj`), focused masking, the bundled model and the
+page are still to come (issue 5).
 """
 
 from __future__ import annotations
