@@ -25,7 +25,7 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--out", type=Path, default=Path("assets/models"), help="folder for weights + model card")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--epochs", type=int, default=None, help="vit: override the recipe's number of epochs")
-    from vizcore.train_ae import add_arguments
+    from vizcore.train_ae_cli import add_arguments
 
     add_arguments(t)
     t.set_defaults(run=_train)
@@ -80,9 +80,9 @@ def _models(args) -> int:
 
 def _train(args) -> int:
     if args.recipe != "vit":
-        from vizcore import train_ae
+        from vizcore import train_ae_cli
 
-        return train_ae.dispatch(args)
+        return train_ae_cli.dispatch(args)
     from vizcore import train
 
     kwargs = {"seed": args.seed, "out_dir": args.out, "progress": train.tqdm_progress()}

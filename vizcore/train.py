@@ -354,8 +354,8 @@ def tqdm_progress(total: int | None = None, **tqdm_kwargs) -> Progress:
         if bar is None:
             bar = tqdm(total=total or steps, unit="step", dynamic_ncols=True, **tqdm_kwargs)
         bar.update(step - bar.n)
-        bar.set_postfix(epoch=metrics.get("epoch"), loss=f"{metrics['loss']:.3f}", acc=f"{metrics['acc']:.2f}",
-                        lr=f"{metrics['lr']:.1e}", refresh=False)
+        bar.set_postfix({k: f"{v:.3g}" for k, v in metrics.items() if isinstance(v, (int, float)) and k != "step"},
+                        refresh=False)
         if step >= bar.total:
             bar.close()
 
