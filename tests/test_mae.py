@@ -137,8 +137,8 @@ def test_strategies_keep_the_right_patches():
         mae.reconstruct(_model(), torch.rand(1, 3, 32, 32), mask_ratio=1.0)
 
 
-def _to_hf(sd: dict) -> dict:
-    """Our names -> Hugging Face ViTMAEForPreTraining names, written out by hand for the test."""
+def _to_hf(sd: dict, generation: int = 1) -> dict:
+    """Our names -> Hugging Face ViTMAEForPreTraining names (either key generation), written out by hand."""
     out = {}
     top = {"cls_token": "vit.embeddings.cls_token", "pos_embed": "vit.embeddings.position_embeddings",
            "mask_token": "decoder.mask_token", "decoder_pos_embed": "decoder.decoder_pos_embed"}
@@ -156,11 +156,17 @@ def _to_hf(sd: dict) -> dict:
             out[prefixes[pre] + k[len(pre):]] = v
             continue
         stack, i, rest = k.split(".", 2)
-        hf = f"vit.encoder.layer.{i}" if stack == "blocks" else f"decoder.decoder_layers.{i}"
+        enc, dec = (("vit.encoder.layer", "decoder.decoder_layers") if generation == 1
+                    else ("vit.layers", "decoder.layers"))
+        hf = f"{enc}.{i}" if stack == "blocks" else f"{dec}.{i}"
         name, kind = rest.rsplit(".", 1)
         if name == "attn.qkv":
-            for part, t in zip(("query", "key", "value"), v.chunk(3)):
-                out[f"{hf}.attention.attention.{part}.{kind}"] = t
+            parts = ("attention.attention.query", "attention.attention.key", "attention.attention.value") \
+                if generation == 1 else ("attention.q_proj", "attention.k_proj", "attention.v_proj")
+            for part, t in zip(parts, v.chunk(3)):
+                out[f"{hf}.{part}.{kind}"] = t
+        elif name == "attn.proj" and generation == 2:
+            out[f"{hf}.attention.o_proj.{kind}"] = v
         else:
             out[f"{hf}.{inner[name]}.{kind}"] = v
     return out
@@ -217,3 +223,131 @@ class _RunsCode:
 
     def __reduce__(self):
         return (open, (self.marker, "w"))  # would create the marker file if unpickled
+
+
+# ---- issue 5, second part: both HF generations, the handle, file: specs, focused masking -------------------------
+
+def _hf_folder(path, sd: dict, generation: int, heads: int = 2):
+    import json
+
+    from safetensors.torch import save_file
+
+    path.mkdir()
+    save_file(_to_hf(sd, generation), str(path / "model.safetensors"))
+    (path / "config.json").write_text(json.dumps({"model_type": "vit_mae", "num_attention_heads": heads,
+                                                  "decoder_num_attention_heads": heads, "norm_pix_loss": False}))
+    return path
+
+
+def test_second_generation_hf_names_and_config_json_load_through_the_file_registry(tmp_path):
+    import vizcore as vc
+
+    m = _model()
+    sd = {k: v.contiguous() for k, v in m.state_dict().items()}
+    assert any(".attention.q_proj." in k for k in _to_hf(sd, 2))
+    x, noise = torch.rand(2, 3, 32, 32), torch.rand(2, 16)
+    with torch.inference_mode():
+        ref = m(x, 0.75, noise)[1]
+    for gen in (1, 2):
+        handle = vc.load_model(f"file:{_hf_folder(tmp_path / f'gen{gen}', sd, gen)}")
+        assert handle.info.kind == "mae" and handle.cfg.num_heads == 2  # heads from config.json
+        with torch.inference_mode():
+            assert torch.equal(handle.mae(x, 0.75, noise)[1], ref)
+
+
+def test_unknown_hf_keys_are_named_not_dropped():
+    from vizcore.errors import CheckpointError
+    from vizcore.mae.checkpoints import from_hf
+
+    sd = _to_hf(_model().state_dict(), 2)
+    sd["vit.layers.0.attention.rotary.inv_freq"] = torch.zeros(2)
+    with pytest.raises(CheckpointError, match="rotary"):
+        from_hf(sd)
+
+
+def test_official_pth_through_file_spec_gives_a_handle_whose_encoder_shares_the_mae_weights(tmp_path):
+    import argparse
+
+    import vizcore as vc
+
+    m = _model()
+    path = tmp_path / "checkpoint-399.pth"
+    torch.save({"model": m.state_dict(), "args": argparse.Namespace(norm_pix_loss=False)}, path)
+    handle = vc.load_model(f"file:{path}?heads=2")
+    assert handle.can_reconstruct and handle.preprocess.mean == (0.485, 0.456, 0.406)
+    assert handle.module.blocks[0].attn.qkv.weight.data_ptr() == handle.mae.blocks[0].attn.qkv.weight.data_ptr()
+    x = torch.rand(2, 3, 32, 32)
+    L = CFG.grid ** 2
+    with torch.inference_mode():  # ratio 0 with the identity shuffle: the MAE encoder path == the timm encoder
+        latent, mask, _ = handle.mae.forward_encoder(handle.normalize(x), torch.arange(L).float().expand(2, L), 0.0)
+    assert mask.sum() == 0
+    with torch.inference_mode():
+        normed_last_block = handle.module.norm(handle.tokens(x, [-1])[0])  # (B, 1 + L, D)
+    torch.testing.assert_close(normed_last_block, latent, atol=1e-5, rtol=1e-5)
+
+
+def test_encoder_only_file_works_for_attention_and_says_why_it_cannot_reconstruct(tmp_path):
+    import vizcore as vc
+    from vizcore import attention
+    from vizcore.mae.checkpoints import EncoderOnlyError
+
+    sd = {k: v for k, v in _model().state_dict().items() if not k.startswith(("decoder", "mask_token"))}
+    path = tmp_path / "mae_pretrain_vit_tiny.pth"
+    torch.save({"model": sd}, path)
+    handle = vc.load_model(f"file:{path}?heads=2")
+    assert not handle.can_reconstruct and "encoder only" in handle.info.title
+    maps = attention.capture(handle, torch.rand(1, 3, 32, 32))
+    torch.testing.assert_close(maps.attn.sum(-1), torch.ones_like(maps.attn.sum(-1)))
+    with pytest.raises(EncoderOnlyError, match="Attention and Embedding projector pages"):
+        mae.reconstruct(handle, torch.rand(1, 3, 32, 32))
+
+
+def test_reconstruct_through_a_normalising_handle_returns_display_pixels(tmp_path):
+    import argparse
+
+    import vizcore as vc
+
+    path = tmp_path / "full.pth"
+    torch.save({"model": _model().state_dict(), "args": argparse.Namespace()}, path)
+    handle = vc.load_model(f"file:{path}?heads=2")  # ImageNet mean/std
+    x = torch.rand(2, 3, 32, 32)
+    r = mae.reconstruct(handle, x, mask_ratio=0.0)
+    torch.testing.assert_close(r.original, x)
+    torch.testing.assert_close(r.pasted, x, atol=1e-6, rtol=0)  # nothing hidden: pasted is the input
+    r = mae.reconstruct(handle, x, mask_ratio=0.75, seed=3)
+    with torch.inference_mode():  # the module itself, fed normalised pixels, predicts normalised pixels
+        raw = handle.mae(handle.normalize(x), 0.75, mae.strategy_noise("random", 2, 4, seed=3))[1]
+    std = torch.tensor((0.229, 0.224, 0.225)).view(1, 3, 1, 1)
+    mean = torch.tensor((0.485, 0.456, 0.406)).view(1, 3, 1, 1)
+    raw_pred = mae.unpatchify(raw, 8, (4, 4), 3)
+    torch.testing.assert_close(mae.unpatchify(r.pred, 8, (4, 4), 3), raw_pred * std + mean, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("hide", [True, False])
+def test_focused_masking_hides_or_keeps_the_region_and_keeps_the_count(hide):
+    region = mae.rectangle_region(4, 0, 0, 2, 2)  # the top-left 2x2 patches
+    noise = mae.focus_noise(mae.strategy_noise("random", 3, 4, seed=1), region, strength=1.0, hide=hide)
+    r = mae.reconstruct(_model(), torch.rand(3, 3, 32, 32), mask_ratio=0.5, noise=noise)
+    in_region = region.flatten().bool()
+    assert (r.mask.sum(1) == 16 - mae.kept_count(16, 0.5)).all()
+    assert (r.mask[:, in_region] == (1.0 if hide else 0.0)).all()
+    weak = mae.focus_noise(torch.zeros(1, 16), region, strength=0.0)
+    assert torch.equal(weak, torch.zeros(1, 16))
+
+
+def test_attention_region_resamples_and_scales_to_unit_max():
+    rollout = torch.zeros(1, 8, 8)
+    rollout[0, :4, :4] = 1.0
+    r = mae.attention_region(rollout, 4)
+    assert r.shape == (1, 4, 4) and r.max() == 1.0 and r.min() == 0.0
+    assert torch.equal(r[0, :2, :2], torch.ones(2, 2)) and r[0, 2:, 2:].sum() == 0
+
+
+def test_rectangle_outside_the_grid_is_refused():
+    with pytest.raises(InputError, match="inside the 4x4 patch grid"):
+        mae.rectangle_region(4, 2, 2, 2, 5)
+
+
+@pytest.mark.parametrize("ratio", [0.0, 0.1, 0.5, 0.75, 0.9, 0.95])
+def test_kept_count_is_the_papers(ratio):
+    assert mae.kept_count(196, ratio) == int(196 * (1 - ratio))

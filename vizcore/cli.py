@@ -20,11 +20,11 @@ def _parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train a bundled model with its recipe",
                        epilog="Example: vizcore train vit --out assets/models; vizcore train vae --bundled "
-                              "(every bundled VAE as shipped); vizcore train ae --latent-dim 8")
-    t.add_argument("recipe", choices=["vit", "ae", "sae", "vae"])
+                              "(every bundled VAE as shipped); vizcore train ae --latent-dim 8; vizcore train mae")
+    t.add_argument("recipe", choices=["vit", "ae", "sae", "vae", "mae"])
     t.add_argument("--out", type=Path, default=Path("assets/models"), help="folder for weights + model card")
     t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--epochs", type=int, default=None, help="vit: override the recipe's number of epochs")
+    t.add_argument("--epochs", type=int, default=None, help="vit/mae: override the recipe's number of epochs")
     from vizcore.train_ae_cli import add_arguments
 
     add_arguments(t)
@@ -79,6 +79,13 @@ def _models(args) -> int:
 
 
 def _train(args) -> int:
+    if args.recipe == "mae":
+        from vizcore import train_mae
+
+        _, card = train_mae.train_mae(seed=args.seed, epochs=args.epochs, progress=train_mae.tqdm_progress(),
+                                      out_dir=args.out)
+        print(train_mae.summary(card, args.out))
+        return 0
     if args.recipe != "vit":
         from vizcore import train_ae_cli
 

@@ -2,9 +2,12 @@
 
 `reconstruct` follows the official algorithm exactly: per-patch noise, argsort, keep the int(L * (1 - ratio))
 patches with the smallest noise. Strategies only shape the noise, so the same noise gives the same mask and
-prediction as the release. Status: the module, masking, panels and checkpoint loading (`mae.checkpoints`) are
-done; the newer HF key generation (`vit.layers.i.attention.q_proj`), focused masking, the bundled model and the
-page are still to come (issue 5).
+prediction as the release. Focused masking (in the spirit of FocusMAE, Basu et al., CVPR 2024) adds
+`strength x region` to that noise, so a region of interest (a rectangle, or a ViT's attention rollout) sorts
+toward the hidden end (or the kept end) of the shuffle while the kept count stays int(L * (1 - ratio)).
+
+`model` is an `MaeHandle` (from `vc.load_model`, which knows the pixel normalisation the MAE was trained with)
+or a bare `MaskedAutoencoder` (pixels fed as they are).
 """
 
 from __future__ import annotations
@@ -68,10 +71,47 @@ def strategy_noise(strategy: str, batch: int, grid: int, *, seed: int = 0) -> to
     return noise.flatten(1)  # (B, L)
 
 
-def reconstruct(model: MaskedAutoencoder, images: torch.Tensor, *, mask_ratio: float = 0.75,
-                strategy: str = "random", seed: int = 0, noise: torch.Tensor | None = None,
-                unnormalize: str = "visible") -> MaeResult:
-    """Mask, encode, decode and assemble the four panels for images (B, C, H, W) in [0, 1].
+def focus_noise(noise: torch.Tensor, region: torch.Tensor, *, strength: float = 1.0,
+                hide: bool = True) -> torch.Tensor:
+    """Bias noise (B, L) toward a region of interest (B, gh, gw) or (gh, gw) with weights in [0, 1].
+
+    Adds `strength * region` (hide=True: the region is hidden first) or subtracts it (hide=False: the region is
+    kept first). With uniform noise in [0, 1), strength 1 and a 0/1 region, every region patch sorts after (or
+    before) every other patch; smaller strengths only tilt the odds.
+    """
+    if not 0.0 <= strength <= 10.0:
+        raise InputError(f"Focus strength must be between 0 and 10, got {strength}.")
+    r = region.float().reshape(-1, noise.shape[1])  # (B or 1, L)
+    return noise + (1.0 if hide else -1.0) * strength * r
+
+
+def rectangle_region(grid: int, top: int, left: int, bottom: int, right: int) -> torch.Tensor:
+    """(grid, grid) 0/1 map of the patches in rows top..bottom-1 and columns left..right-1 (patch units)."""
+    if not (0 <= top < bottom <= grid and 0 <= left < right <= grid):
+        raise InputError(f"The focus rectangle rows {top}-{bottom}, columns {left}-{right} must lie inside the "
+                         f"{grid}x{grid} patch grid and be non-empty.")
+    region = torch.zeros(grid, grid)
+    region[top:bottom, left:right] = 1.0
+    return region
+
+
+def attention_region(rollout: torch.Tensor, grid: int) -> torch.Tensor:
+    """A ViT rollout map (B, gh, gw) resampled to the MAE grid and scaled to [0, 1] per image (max = 1)."""
+    r = rollout.float()[:, None]  # (B, 1, gh, gw)
+    if tuple(r.shape[-2:]) != (grid, grid):
+        r = torch.nn.functional.interpolate(r, size=(grid, grid), mode="area")
+    r = r[:, 0] - r[:, 0].amin((1, 2), keepdim=True)
+    return r / r.amax((1, 2), keepdim=True).clamp_min(1e-12)  # (B, grid, grid)
+
+
+def kept_count(num_patches: int, mask_ratio: float) -> int:
+    """The paper's number of visible patches: int(L * (1 - ratio))."""
+    return int(num_patches * (1 - mask_ratio))
+
+
+def reconstruct(model, images, *, mask_ratio: float = 0.75, strategy: str = "random", seed: int = 0,
+                noise: torch.Tensor | None = None, unnormalize: str = "visible") -> MaeResult:
+    """Mask, encode, decode and assemble the four panels for images (B, C, H, W) in [0, 1] (or PIL images).
 
     Args:
         noise: (B, L) overrides `strategy`/`seed` (the official algorithm with the same noise gives the same
@@ -82,16 +122,29 @@ def reconstruct(model: MaskedAutoencoder, images: torch.Tensor, *, mask_ratio: f
     """
     if not 0.0 <= mask_ratio < 1.0:
         raise InputError(f"mask_ratio must be in [0, 1), got {mask_ratio}.")
-    cfg = model.cfg
-    B = images.shape[0]
+    handle = _as_handle(model)
+    mae, cfg = handle.require_decoder(), handle.cfg
+    x = handle.prepare(images)  # (B, C, H, W) in [0, 1] at the MAE's size
+    B = x.shape[0]
     if noise is None:
         noise = strategy_noise(strategy, B, cfg.grid, seed=seed)
-    with torch.inference_mode():
-        _, pred, mask, ids_restore = model(images, mask_ratio=mask_ratio, noise=noise)
-    target = patchify(images, cfg.patch_size)  # (B, L, p*p*C)
+    if tuple(noise.shape) != (B, cfg.grid ** 2):
+        raise InputError(f"noise must have shape ({B}, {cfg.grid ** 2}), got {tuple(noise.shape)}.")
+    xn = handle.normalize(x)
+    with handle.lock, torch.inference_mode():
+        _, pred, mask, ids_restore = mae(xn, mask_ratio=mask_ratio, noise=noise)
+    target = patchify(xn, cfg.patch_size)  # (B, L, p*p*C) in the model's normalised space
     if cfg.norm_pix_loss:
         pred = _unnormalize(pred, target, mask, unnormalize)
-    return _panels(images, pred, mask, ids_restore, target, cfg)
+    pred = handle.denormalize(pred.reshape(B, cfg.grid ** 2, -1, cfg.in_chans)).flatten(2)  # back to [0, 1] pixels
+    return _panels(x, pred, mask, ids_restore, patchify(x, cfg.patch_size), cfg)
+
+
+def _as_handle(model):
+    """An MaeHandle as is; a bare MaskedAutoencoder wrapped with identity normalisation."""
+    from vizcore.mae.handle import MaeHandle, wrap
+
+    return model if isinstance(model, MaeHandle) else wrap(model)
 
 
 def _unnormalize(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, how: str) -> torch.Tensor:
@@ -117,5 +170,6 @@ def _panels(images, pred, mask, ids_restore, target, cfg: MaeConfig) -> MaeResul
     return MaeResult(pred, mask, ids_restore, images, masked, recon, pasted, error)
 
 
-__all__ = ["STRATEGIES", "MaeConfig", "MaeResult", "MaskedAutoencoder", "patchify", "random_masking",
-           "reconstruct", "strategy_noise", "unpatchify"]
+__all__ = ["STRATEGIES", "MaeConfig", "MaeResult", "MaskedAutoencoder", "attention_region", "focus_noise",
+           "kept_count", "patchify", "random_masking", "reconstruct", "rectangle_region", "strategy_noise",
+           "unpatchify"]

@@ -81,6 +81,7 @@ BUILDERS: dict[str, Callable[[dict, Path | None, str, bool], object]] = {
     "vit": _vit_from_card,
     **{kind: lambda *args: __import__("vizcore.models.autoencoders").models.autoencoders.from_card(*args)
        for kind in ("ae", "sae", "vae")},  # imported on first use
+    "mae": lambda *args: __import__("vizcore.mae.handle").mae.handle.from_card(*args),
 }
 
 

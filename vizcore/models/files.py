@@ -1,7 +1,9 @@
 """`file:` models: a local checkpoint plus its architecture.
 
-The architecture comes from a vizcore model card beside the file (`model.json` next to `model.safetensors`) or
-from an `arch=` timm name: ``file:/ckpt/dino.pth?arch=vit_small_patch16_224``.
+The architecture comes from a vizcore model card beside the file (`model.json` next to `model.safetensors`),
+from an `arch=` timm name (``file:/ckpt/dino.pth?arch=vit_small_patch16_224``), or, for masked autoencoders, from
+the weights themselves: official MAE `.pth` files and Hugging Face ViTMAE folders (`config.json` +
+`model.safetensors`) need neither (``file:/ckpt/mae_visualize_vit_large.pth``, optional ``?heads=16``).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from vizcore.errors import CheckpointError, ModelError
+from vizcore.mae.checkpoints import NotMaeError
 from vizcore.models.bundled import handle_from_card, read_card
 from vizcore.models.checkpoints import load_into, read_state_dict
 from vizcore.models.timm_source import load_timm
@@ -25,6 +28,8 @@ def parse_file_spec(rest: str) -> tuple[Path, dict[str, str]]:
 def load_file(rest: str, *, pretrained: bool = True) -> VitHandle:
     path, params = parse_file_spec(rest)
     spec = f"file:{rest}"
+    if path.is_dir() and (path / "config.json").is_file():
+        return _mae(path, spec, params)
     if not path.is_file():
         raise CheckpointError(f"No checkpoint file at {path}. Check the path (it must be a local file).")
     card_path = path.with_suffix(".json")
@@ -35,10 +40,24 @@ def load_file(rest: str, *, pretrained: bool = True) -> VitHandle:
         return handle
     if card_path.is_file():
         return handle_from_card(read_card(card_path), path, spec)
+    try:
+        return _mae(path, spec, params)
+    except NotMaeError:
+        pass
     raise ModelError(
         f"vizcore cannot tell which architecture {path.name} is. Put its model card beside it "
         f"({card_path.name}) or name a timm architecture: file:{path}?arch=vit_small_patch16_224."
     )
+
+
+def _mae(path: Path, spec: str, params: dict[str, str]):
+    """An MAE read from its own weights (raises NotMaeError when the keys are not an MAE's)."""
+    from vizcore.mae.handle import from_checkpoint
+
+    heads = params.get("heads")
+    if heads is not None and not heads.isdigit():
+        raise ModelError(f"heads={heads} in {spec} is not a whole number.")
+    return from_checkpoint(path, spec, num_heads=int(heads) if heads else None)
 
 
 def _relabel(handle: VitHandle, spec: str, path: Path):
