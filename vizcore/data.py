@@ -15,7 +15,7 @@ import os
 import struct
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -252,6 +252,7 @@ class Dataset:
         labels: (N,) int class index into `label_names`.
         label_names: human name of each class.
         ids: one stable id per image (e.g. "digits/0042"), to link projector points back to images.
+        metadata: extra per-image columns, name -> N values (e.g. a photo tile's "tile_row"); may be empty.
     """
 
     name: str
@@ -259,6 +260,7 @@ class Dataset:
     labels: np.ndarray
     label_names: tuple[str, ...]
     ids: tuple[str, ...]
+    metadata: dict[str, tuple] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         n = self.images.shape[0] if self.images.ndim == 4 else -1
@@ -266,6 +268,12 @@ class Dataset:
             raise InputError(
                 f"Dataset {self.name!r} has images {tuple(self.images.shape)}, labels {self.labels.shape} and "
                 f"{len(self.ids)} ids. Give (N, C, H, W) images with N labels and N ids."
+            )
+        bad = {key: len(col) for key, col in self.metadata.items() if len(col) != n}
+        if bad:
+            raise InputError(
+                f"Dataset {self.name!r} has {n} images but metadata columns of other lengths {bad}. "
+                "Give every metadata column one value per image."
             )
 
     def __len__(self) -> int:
@@ -289,10 +297,72 @@ def _load_sprites() -> Dataset:
     return sprites_dataset()
 
 
+def _load_scenes() -> Dataset:
+    """2,000 held-out "shapes in clutter" scenes (64 x 64 RGB) from the "check" seed, never seen in training.
+
+    Labelled by shape name; metadata holds the object's centre ("object_x", "object_y", fractions of the side)
+    and its share of the image ("object_area"), all measured from the exact object mask.
+    """
+    from vizcore.scenes import make_scenes
+    from vizcore.train import VitRecipe, data_seed
+
+    s = make_scenes(2000, seed=data_seed(0, "check"), size=64, clutter=VitRecipe.clutter)
+    masks = s.masks.numpy()  # (N, H, W) bool
+    area = masks.mean(axis=(1, 2))  # (N,)
+    coords = (np.arange(masks.shape[1]) + 0.5) / masks.shape[1]  # pixel centres as fractions of the side
+    cx = (masks.sum(axis=1) * coords).sum(axis=1) / masks.sum(axis=(1, 2)).clip(1)  # (N,)
+    cy = (masks.sum(axis=2) * coords).sum(axis=1) / masks.sum(axis=(1, 2)).clip(1)  # (N,)
+    meta = {"object_x": tuple(cx.round(3).tolist()), "object_y": tuple(cy.round(3).tolist()),
+            "object_area": tuple(area.round(4).tolist())}
+    ids = tuple(f"scenes/{i:04d}" for i in range(len(s)))
+    return Dataset("scenes", s.images, s.labels.numpy(), s.class_names, ids, meta)
+
+
+def _load_faces() -> Dataset:
+    """scikit-image's `lfw_subset`: 100 faces and 100 non-faces (background crops), 25 x 25 greyscale."""
+    from skimage.data import lfw_subset  # ships inside the scikit-image package: no download
+
+    images = torch.from_numpy(lfw_subset().astype(np.float32)).unsqueeze(1)  # (200, 1, 25, 25), already in [0, 1]
+    labels = np.repeat(np.arange(2, dtype=np.int64), 100)  # the first 100 are faces
+    return Dataset("faces", images, labels, ("face", "non-face"), tuple(f"faces/{i:03d}" for i in range(200)))
+
+
+_TEXTURES = ("brick", "grass", "gravel")  # 512 x 512 greyscale scikit-image textures, shipped in the package
+TILE = 64
+
+
+def _load_photos() -> Dataset:
+    """The offline sample photos and three textures cut into 64 x 64 tiles (518 tiles), labelled by source.
+
+    Non-overlapping tiles from a centred crop; metadata "tile_row" / "tile_col" is the tile's place in its photo.
+    """
+    from skimage import data as skdata
+
+    sources = {name.split(" (")[0]: np.asarray(img) for name, img in _cached_samples().items()}
+    sources |= {name: np.repeat(getattr(skdata, name)()[..., None], 3, axis=2) for name in _TEXTURES}
+    tiles, labels, rows, cols, ids = [], [], [], [], []
+    for k, (name, img) in enumerate(sources.items()):
+        gh, gw = img.shape[0] // TILE, img.shape[1] // TILE
+        top, left = (img.shape[0] - gh * TILE) // 2, (img.shape[1] - gw * TILE) // 2
+        crop = img[top:top + gh * TILE, left:left + gw * TILE]  # (gh*T, gw*T, 3)
+        tiles.append(crop.reshape(gh, TILE, gw, TILE, 3).transpose(0, 2, 4, 1, 3).reshape(-1, 3, TILE, TILE))
+        grid_r, grid_c = np.divmod(np.arange(gh * gw), gw)
+        labels += [k] * (gh * gw)
+        rows += grid_r.tolist()
+        cols += grid_c.tolist()
+        ids += [f"photos/{name}/{r}-{c}" for r, c in zip(grid_r, grid_c)]
+    images = torch.from_numpy(np.concatenate(tiles).astype(np.float32) / 255.0)  # (N, 3, 64, 64)
+    meta = {"tile_row": tuple(rows), "tile_col": tuple(cols)}
+    return Dataset("photos", images, np.asarray(labels, np.int64), tuple(sources), tuple(ids), meta)
+
+
 # name -> loader; adding a dataset is adding one entry.
 DATASETS: dict[str, Callable[[], Dataset]] = {
     "digits": _load_digits,
     "sprites": _load_sprites,
+    "scenes": _load_scenes,
+    "faces": _load_faces,
+    "photos": _load_photos,
 }
 
 
