@@ -14,6 +14,7 @@ page = st.navigation(
         st.Page("pages/anatomy.py", title="ViT anatomy", icon=":material/account_tree:"),
         st.Page("pages/vae.py", title="VAE latent space", icon=":material/blur_on:"),
         st.Page("pages/autoencoders.py", title="Autoencoders", icon=":material/compress:"),
+        st.Page("pages/mae.py", title="MAE reconstruction", icon=":material/auto_fix_high:"),
     ]
 )
 page.run()

@@ -165,3 +165,39 @@ def test_autoencoders_page_trains_in_the_app():
     at.run()
     _no_errors(at)
     assert any("Trained a AE" in s.value for s in at.success)
+
+
+def test_mae_page_draws_panels_strategies_and_sweep():
+    at = _page("pages/mae.py")
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert at.title[0].value == "MAE reconstruction"
+    assert len(at.get("plotly_chart")) == 3  # panels, per-patch error, strategies
+    at.button(key="mae_sweep").click().run()
+    assert len(at.get("plotly_chart")) == 4  # ... and the error-vs-ratio sweep
+    assert any("keeps **16 of 64** patches" in c.value for c in at.caption)
+    at.slider(key="mae_ratio").set_value(0.9).run()
+    assert any("keeps **6 of 64** patches" in c.value for c in at.caption)  # int(64 * 0.1) = 6
+    at.button(key="mae_redraw").click().run()
+    assert at.number_input(key="mae_seed").value == 1
+    assert not at.exception and not at.error
+
+
+@pytest.mark.parametrize("source", ["rectangle", "attention rollout"])
+def test_mae_page_focused_masking_runs_for_both_regions(source):
+    at = _page("pages/mae.py")
+    at.radio(key="mae_strategy").set_value("focused").run()
+    at.radio(key="mae_focus_src").set_value(source).run()
+    at.toggle(key="mae_hide").set_value(False).run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert any("FocusMAE" in c.value for c in at.caption)
+
+
+def test_mae_page_says_why_a_plain_vit_cannot_reconstruct():
+    at = _page("pages/mae.py")
+    at.sidebar.toggle(key="random_weights").set_value(True).run()
+    at.selectbox(key="model_choice").set_value("other-timm").run()
+    at.text_input(key="timm_name").input("vit_tiny_patch16_224").run()
+    assert not at.exception
+    assert any("not a masked autoencoder with a decoder" in e.value for e in at.error)

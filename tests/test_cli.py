@@ -9,7 +9,7 @@ from PIL import Image
 from vizcore.cli import main
 
 
-@pytest.mark.parametrize("command", [[], ["models"], ["train"], ["attention"], ["app"]])
+@pytest.mark.parametrize("command", [[], ["models"], ["train"], ["attention"], ["mae"], ["app"]])
 def test_every_command_has_help_with_an_example(command, capsys):
     with pytest.raises(SystemExit) as e:
         main([*command, "--help"])
@@ -54,3 +54,26 @@ def test_query_outside_grid_is_a_clear_error(tmp_path, capsys):
     sample_scenes()[0][1].save(img)
     assert main(["attention", str(img), "--view", "query", "--row", "99", "--out", str(tmp_path / "x.png")]) == 2
     assert "outside" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("extra", [[], ["--strategy", "focused", "--region", "1,1,5,5", "--keep"],
+                                   ["--strategy", "focused", "--region", "rollout"]])
+def test_mae_writes_the_four_panels_png(tmp_path, extra, capsys):
+    from vizcore.scenes import sample_scenes
+
+    img = tmp_path / "scene.png"
+    sample_scenes()[0][1].save(img)
+    out = tmp_path / "panels.png"
+    assert main(["mae", str(img), "--ratio", "0.75", "--seed", "2", "--out", str(out), *extra]) == 0
+    png = Image.open(out)
+    assert png.width > 3 * png.height  # four panels in a row
+    assert "16 of 64 patches kept" in capsys.readouterr().out
+
+
+def test_mae_with_a_bad_region_is_a_clear_error(tmp_path, capsys):
+    from vizcore.scenes import sample_scenes
+
+    img = tmp_path / "scene.png"
+    sample_scenes()[0][1].save(img)
+    assert main(["mae", str(img), "--strategy", "focused", "--region", "a,b"]) == 2
+    assert "--region must be" in capsys.readouterr().err

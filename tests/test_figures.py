@@ -203,3 +203,21 @@ def test_predictions_bar_highest_on_top():
 def test_figures_reject_batches(image):
     with pytest.raises(InputError, match="Index the batch"):
         figures.head_maps(image, np.zeros((1, 4, *GRID)), title="t", layer=0)
+
+
+def test_mae_figures_have_titles_axes_and_legends():
+    import torch
+
+    from vizcore import figures
+
+    img = torch.rand(3, 64, 64)
+    fig = figures.mae_panels(img, img, img, img, title="T")
+    assert len(fig.data) == 4 and fig.layout.title.text.startswith("T")
+    mask = torch.zeros(8, 8)
+    mask[:4] = 1
+    fig = figures.patch_error_figure(torch.rand(8, 8), mask)
+    assert fig.layout.xaxis.title.text == "patch column" and len(fig.data[1].x) == 32  # dots on visible patches
+    fig = figures.error_vs_ratio_figure([0.5, 0.75], {"random": [0.01, 0.02], "grid": [0.01, 0.03]})
+    assert [t.name for t in fig.data] == ["random", "grid"] and fig.layout.yaxis.title.text
+    fig = figures.strategies_figure({"random": (img, img, 16), "block": (img, img, 16)})
+    assert len(fig.data) == 4 and "16 kept" in fig.layout.annotations[0].text

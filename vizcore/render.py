@@ -184,3 +184,27 @@ def to_png(array, *, scale: int | None = None) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(arr)).save(buf, format="PNG")
     return buf.getvalue()
+
+
+def labelled_strip(images, titles, *, side: int = 256, gap: int = 8) -> np.ndarray:
+    """Images side by side, each enlarged to `side` px (nearest: patches stay crisp) under its title: uint8 RGB.
+
+    For downloads that need no browser (plotly's own PNG export needs kaleido). Titles use PIL's built-in font.
+    """
+    from PIL import ImageDraw, ImageFont
+
+    tiles = [as_uint8(im) for im in images]
+    if not tiles or len(tiles) != len(titles):
+        raise InputError("labelled_strip needs one title per image and at least one image.")
+    font = ImageFont.load_default(size=16)
+    head = 28
+    canvas = Image.new("RGB", (len(tiles) * (side + gap) + gap, side + head + gap), "white")
+    draw = ImageDraw.Draw(canvas)
+    for i, (rgb, title) in enumerate(zip(tiles, titles)):
+        x = gap + i * (side + gap)
+        h, w = rgb.shape[:2]
+        k = side / max(h, w)
+        tile = Image.fromarray(rgb).resize((max(1, round(w * k)), max(1, round(h * k))), Image.Resampling.NEAREST)
+        canvas.paste(tile, (x, head))
+        draw.text((x, 6), title, fill=(20, 20, 20), font=font)
+    return np.asarray(canvas)

@@ -11,7 +11,8 @@ from tests.browser.conftest import wait_idle
 
 pytestmark = pytest.mark.browser
 PAGES = {"": "vizcore: see what image models learn", "attention": "Attention", "posembed": "Position embeddings",
-         "anatomy": "ViT anatomy", "vae": "VAE latent space", "autoencoders": "Autoencoders"}
+         "anatomy": "ViT anatomy", "vae": "VAE latent space", "autoencoders": "Autoencoders",
+         "mae": "MAE reconstruction"}
 
 
 @pytest.mark.parametrize("path", list(PAGES))
@@ -21,7 +22,8 @@ def test_deep_link_on_fresh_server_opens_the_page(fresh_server, page, path):
     page.get_by_role("heading", name=PAGES[path]).first.wait_for(timeout=120_000)
     nav = page.locator('[data-testid="stSidebarNav"]')
     assert nav.get_by_text("Home", exact=True).count() == 1  # titles from app.py, not file names
-    for title in ("Attention", "Position embeddings", "ViT anatomy", "VAE latent space", "Autoencoders"):
+    for title in ("Attention", "Position embeddings", "ViT anatomy", "VAE latent space", "Autoencoders",
+                  "MAE reconstruction"):
         assert nav.get_by_text(title, exact=True).count() == 1
     if path:  # the page drew its figures
         page.locator(".js-plotly-plot").first.wait_for(timeout=120_000)
@@ -90,4 +92,22 @@ def test_moving_the_interpolation_slider_changes_the_decoded_frame(server, page)
     page.get_by_text("decoded frame at t = 0.80").wait_for(timeout=60_000)
     wait_idle(page)
     assert frame.get_attribute("src") != before
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_moving_the_mask_ratio_slider_changes_the_kept_count_and_the_panels(server, page):
+    page.goto(server.url("mae"))
+    wait_idle(page)
+    panels = page.locator(".js-plotly-plot").filter(has_text="MAE reconstruction of")
+    panels.first.wait_for(timeout=120_000)
+    page.get_by_text("keeps 16 of 64 patches visible").wait_for(timeout=60_000)
+    before = panels.first.locator("image").first.get_attribute("href")
+    slider = page.locator('[data-testid="stSlider"]').filter(has_text="Mask ratio").get_by_role("slider")
+    slider.focus()
+    for _ in range(5):  # 0.75 -> 0.50
+        page.keyboard.press("ArrowLeft")
+    page.get_by_text("keeps 32 of 64 patches visible").wait_for(timeout=60_000)
+    page.locator(".js-plotly-plot").filter(has_text="mask ratio 0.50").first.wait_for(timeout=60_000)
+    wait_idle(page)
+    assert panels.first.locator("image").nth(1).get_attribute("href") != before  # the masked panel changed
     assert page.locator('[data-testid="stException"]').count() == 0

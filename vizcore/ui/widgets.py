@@ -42,7 +42,8 @@ def model_picker(kind: str = "vit") -> ModelChoice:
         spec = f"timm:{name.strip()}" if name.strip() else ""
     elif choice == LOCAL_FILE:
         path = side.text_input("Checkpoint path on this server", placeholder="/models/vit.safetensors", key="ckpt")
-        arch = side.text_input("timm architecture (unless a model card sits beside it)", key="ckpt_arch")
+        arch = side.text_input("timm architecture (not needed for MAE checkpoints or with a model card beside it)",
+                               key="ckpt_arch")
         spec = f"file:{path.strip()}" + (f"?arch={arch.strip()}" if arch.strip() else "") if path.strip() else ""
     random = side.toggle("Random weights (untrained)", value=False, key="random_weights",
                          help="Explore the architecture without pretrained weights. Maps are then meaningless "

@@ -1,0 +1,88 @@
+"""MAE figures: the paper's four demo panels, per-patch error, strategies side by side, error vs mask ratio."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from vizcore import render
+from vizcore.figures._common import (
+    PANEL_HEIGHT,
+    PANEL_SIDE,
+    _array,
+    _colorbar,
+    _image_axes,
+    _image_trace,
+    _panels,
+    _style,
+)
+
+PANEL_TITLES = ("original", "masked (what the encoder sees)", "reconstruction", "reconstruction + visible")
+STRATEGY_COLOURS = {"random": "#0072B2", "block": "#D55E00", "grid": "#009E73", "focused": "#CC79A7"}  # Okabe-Ito
+
+
+def mae_panels(original, masked, reconstruction, pasted, *, title: str = "MAE reconstruction",
+               subtitle: str = "") -> go.Figure:
+    """The paper's demo row: four images (each (3, H, W) or (H, W, 3), floats in [0, 1] or uint8)."""
+    images = [render.as_uint8(a) for a in (original, masked, reconstruction, pasted)]
+    fig, cols = _panels(4, 4, list(PANEL_TITLES))
+    for i, rgb in enumerate(images):
+        fig.add_trace(_image_trace(rgb, PANEL_SIDE), row=1, col=i + 1)
+    _image_axes(fig, images[0].shape[:2])
+    return _style(fig, title, PANEL_HEIGHT + 110, subtitle)
+
+
+def patch_error_figure(error, mask, *, title: str = "Reconstruction error per patch") -> go.Figure:
+    """Heatmap of each patch's mean squared error (gh, gw); visible (kept) patches are marked with a dot.
+
+    The MAE is trained on hidden patches only, so their error is the one that measures it; the dots show which
+    patches the encoder saw.
+    """
+    err = _array(error, 2, "a (gh, gw) error grid")
+    kept = _array(mask, 2, "a (gh, gw) mask").astype(bool) == 0
+    gh, gw = err.shape
+    rows, cols = np.indices((gh, gw))
+    state = np.where(kept, "visible", "hidden")
+    fig = go.Figure(go.Heatmap(z=err.astype(np.float32), colorscale="Viridis", colorbar=_colorbar("MSE"),
+                               customdata=np.stack([rows, cols, state], -1),
+                               hovertemplate="patch (%{customdata[0]}, %{customdata[1]}) %{customdata[2]}<br>"
+                                             "MSE %{z:.4g}<extra></extra>"))
+    ys, xs = np.nonzero(kept)
+    fig.add_trace(go.Scatter(x=xs, y=ys, mode="markers", name="visible to the encoder", hoverinfo="skip",
+                             marker=dict(symbol="circle-open", size=9, color="white", line=dict(width=2))))
+    fig.update_xaxes(title="patch column", range=[-0.5, gw - 0.5], constrain="domain", showgrid=False)
+    fig.update_yaxes(title="patch row", range=[gh - 0.5, -0.5], scaleanchor="x", showgrid=False)
+    fig.update_layout(legend=dict(orientation="h", y=-0.15, bgcolor="rgba(200,200,200,0.6)"))
+    return _style(fig, title, 420, "mean squared error of each patch's predicted pixels (0-1 scale)")
+
+
+def strategies_figure(rows: dict[str, tuple], *, title: str = "Masking strategies side by side") -> go.Figure:
+    """One row per strategy: (masked, reconstruction + visible) images; `rows` maps name -> (masked, pasted, kept)."""
+    n = len(rows)
+    titles = [t for name, (_, _, kept) in rows.items()
+              for t in (f"{name}: masked ({kept} kept)", f"{name}: reconstruction + visible")]
+    fig, _ = _panels(2 * n, 2, titles)
+    first = None
+    for i, (masked, pasted, _) in enumerate(rows.values()):
+        for j, img in enumerate((masked, pasted)):
+            rgb = render.as_uint8(img)
+            first = first if first is not None else rgb
+            fig.add_trace(_image_trace(rgb, PANEL_SIDE), row=i + 1, col=j + 1)
+    _image_axes(fig, first.shape[:2])
+    return _style(fig, title, PANEL_HEIGHT * n + 90, "same image, same mask ratio and seed")
+
+
+def error_vs_ratio_figure(ratios, errors: dict[str, list[float]], *, baseline: list[float] | None = None,
+                          title: str = "Error vs mask ratio") -> go.Figure:
+    """Mean hidden-patch MSE over a set of images, one line per strategy (and an optional no-model baseline)."""
+    fig = go.Figure()
+    for name, ys in errors.items():
+        fig.add_trace(go.Scatter(x=list(ratios), y=ys, mode="lines+markers", name=name,
+                                 line=dict(color=STRATEGY_COLOURS.get(name))))
+    if baseline is not None:
+        fig.add_trace(go.Scatter(x=list(ratios), y=baseline, mode="lines", name="mean-colour fill (no model)",
+                                 line=dict(color="#777777", dash="dot")))
+    fig.update_xaxes(title="mask ratio (fraction of patches hidden)", range=[0, 1])
+    fig.update_yaxes(title="MSE on hidden patches", rangemode="tozero")
+    fig.update_layout(legend=dict(title="strategy"))
+    return _style(fig, title, 420, "mean over the sample images; lower is better")

@@ -1,0 +1,195 @@
+"""The MAE page's sections: masking controls, the four panels, per-patch error, strategies and the ratio sweep."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+import torch
+
+from vizcore import attention, figures, mae, render
+from vizcore.figures.mae import PANEL_TITLES
+from vizcore.ui import cache
+
+STRATEGY_HELP = {
+    "random": "uniform noise per patch, as in the paper",
+    "block": "BEiT-style: whole rectangles of patches are hidden together",
+    "grid": "keep one patch per 2x2 cell (the paper's grid ablation)",
+    "focused": "bias the hiding toward a region of interest (FocusMAE-style)",
+}
+SWEEP_RATIOS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.9, 0.95)
+FOCUS_WHY = ("Why focus? FocusMAE (Basu et al., CVPR 2024) hides the region that matters more often, so the "
+             "encoder must learn to infer it from its surroundings; keeping it instead shows how much the context "
+             "alone explains.")
+
+
+@dataclass(frozen=True)
+class Masking:
+    """What the user chose; hashable, so it keys the caches."""
+
+    ratio: float
+    strategy: str
+    seed: int
+    focus_source: str = ""                               # "rectangle" or a model spec whose rollout is used
+    rectangle: tuple[int, int, int, int] = (0, 0, 1, 1)  # top, left, bottom, right in patches (bottom/right excl.)
+    strength: float = 1.0
+    hide: bool = True
+    unnormalize: str = "visible"
+
+
+def masking_controls(handle) -> Masking:
+    """Ratio (with the exact kept count), seed + re-draw, strategy and its focus options."""
+    L = handle.cfg.grid ** 2
+    c1, c2, c3 = st.columns([3, 1, 1])
+    ratio = c1.slider("Mask ratio", 0.0, 0.95, 0.75, 0.05, key="mae_ratio",
+                      help="Fraction of patches hidden from the encoder; the paper's default is 0.75.")
+    c1.caption(f"keeps **{mae.kept_count(L, ratio)} of {L}** patches visible (int(L × (1 − ratio)))")
+    st.session_state.setdefault("mae_seed", 0)
+    c3.button("Re-draw", icon=":material/casino:", help="A new random mask (seed + 1)", key="mae_redraw",
+              on_click=_redraw)
+    seed = int(c2.number_input("Seed", 0, 10_000, key="mae_seed"))
+    strategy = st.radio("Masking strategy", list(STRATEGY_HELP), horizontal=True, key="mae_strategy",
+                        format_func=str.capitalize, captions=list(STRATEGY_HELP.values()))
+    unnorm = _unnormalize_choice(handle)
+    if strategy != "focused":
+        return Masking(ratio, strategy, seed, unnormalize=unnorm)
+    return Masking(ratio, strategy, seed, unnormalize=unnorm, **_focus_controls(handle))
+
+
+def _redraw() -> None:
+    st.session_state.mae_seed = (st.session_state.mae_seed + 1) % 10_001
+
+
+def _focus_controls(handle) -> dict:
+    g = handle.cfg.grid
+    st.caption(FOCUS_WHY)
+    c1, c2, c3 = st.columns(3)
+    source = c1.radio("Region of interest", ["rectangle", "attention rollout"], key="mae_focus_src",
+                      help="Attention rollout uses this MAE's own encoder on the unmasked image.")
+    strength = c2.slider("Focus strength", 0.0, 2.0, 1.0, 0.1, key="mae_strength",
+                         help="0 = plain random masking; 1 = every region patch sorts after (or before) every "
+                              "other patch.")
+    hide = c3.toggle("Hide the region (off: keep it)", value=True, key="mae_hide")
+    rect = (0, 0, 1, 1)
+    if source == "rectangle":
+        r1, r2 = st.columns(2)
+        top, bottom = r1.slider("Rows (patches)", 0, g, (g // 4, 3 * g // 4), key="mae_rows")
+        left, right = r2.slider("Columns (patches)", 0, g, (g // 4, 3 * g // 4), key="mae_cols")
+        rect = (top, left, max(bottom, top + 1), max(right, left + 1))
+    return {"focus_source": "rectangle" if source == "rectangle" else "rollout", "rectangle": rect,
+            "strength": strength, "hide": hide}
+
+
+def _unnormalize_choice(handle) -> str:
+    if not handle.cfg.norm_pix_loss:
+        return "visible"
+    return st.radio("Un-normalise predictions with", ["visible", "true"], horizontal=True, key="mae_unnorm",
+                    format_func={"visible": "statistics of the visible patches (honest)",
+                                 "true": "each hidden patch's true statistics (the paper's demo; leaks)"}.get,
+                    help="This MAE predicts per-patch normalised pixels (norm_pix_loss). Using the hidden patch's "
+                         "own mean and variance to display them leaks information the model never saw.")
+
+
+@st.cache_data(max_entries=64, show_spinner="Reconstructing…")
+def reconstruction(spec: str, pretrained: bool, key: str, _images: list, m: Masking) -> dict:
+    """Four panels, mask, error and kept count for each image; `key` (content hashes) is what the cache sees."""
+    handle = cache.model(spec, pretrained)
+    x = torch.cat([handle.prepare([im]) for im in _images])  # (B, C, H, W): each image resized on its own
+    r = mae.reconstruct(handle, x, mask_ratio=m.ratio, unnormalize=m.unnormalize, noise=_noise(handle, x, m))
+    g = handle.cfg.grid
+    return {"panels": [r.original, r.masked, r.reconstruction, r.pasted], "mask": r.mask.reshape(-1, g, g),
+            "error": r.patch_error, "kept": r.kept, "hidden_mse": _hidden_mse(r)}
+
+
+def _noise(handle, x: torch.Tensor, m: Masking) -> torch.Tensor:
+    g, B = handle.cfg.grid, x.shape[0]
+    base = mae.strategy_noise("random" if m.strategy == "focused" else m.strategy, B, g, seed=m.seed)
+    if m.strategy != "focused":
+        return base
+    if m.focus_source == "rectangle":
+        region = mae.rectangle_region(g, *m.rectangle)
+    else:
+        region = mae.attention_region(attention.rollout(attention.capture(handle, x)), g)
+    return mae.focus_noise(base, region, strength=m.strength, hide=m.hide)
+
+
+def _hidden_mse(r: mae.MaeResult) -> list[float]:
+    err = r.patch_error.flatten(1)  # (B, L)
+    return ((err * r.mask).sum(1) / r.mask.sum(1).clamp_min(1)).tolist()
+
+
+def panels(out: dict, title: str, m: Masking) -> None:
+    """The four panels of image 0 as a figure, a PNG download, and the per-patch error heatmap."""
+    imgs = [p[0] for p in out["panels"]]
+    mse = out["hidden_mse"][0]
+    sub = f"mask ratio {m.ratio:.2f} · {out['kept']} patches kept · {m.strategy} · seed {m.seed}"
+    if out["mask"][0].sum() > 0:
+        sub += f" · MSE on hidden patches {mse:.4f}"
+    st.plotly_chart(figures.mae_panels(*imgs, title=title, subtitle=sub), width="stretch")
+    png = render.to_png(render.labelled_strip(imgs, list(PANEL_TITLES)), scale=1)
+    st.download_button("Download the panels (PNG)", png, file_name="mae_panels.png", mime="image/png",
+                       icon=":material/download:")
+    st.plotly_chart(figures.patch_error_figure(out["error"][0], out["mask"][0]), width="stretch")
+
+
+def strategies(spec: str, pretrained: bool, key: str, images: list, m: Masking) -> None:
+    """The same image, ratio and seed under each plain strategy (and the focused one when chosen)."""
+    names = ["random", "block", "grid"] + (["focused"] if m.strategy == "focused" else [])
+    rows = {}
+    for name in names:
+        plain = Masking(m.ratio, name, m.seed, unnormalize=m.unnormalize)
+        out = reconstruction(spec, pretrained, key, images, m if name == "focused" else plain)
+        rows[name] = (out["panels"][1][0], out["panels"][3][0], out["kept"])
+    st.plotly_chart(figures.strategies_figure(rows), width="stretch")
+
+
+def sweep(spec: str, pretrained: bool, key: str, images: list, m: Masking) -> None:
+    """Mean hidden-patch MSE over the sample images at each ratio, per plain strategy (on request: it is the
+    page's slowest view)."""
+    runs = 3 * len(SWEEP_RATIOS)
+    if not st.session_state.get("mae_sweep_on"):
+        st.markdown(f"Reconstruct all {len(images)} sample images at {len(SWEEP_RATIOS)} mask ratios with each "
+                    f"plain strategy ({runs} batches) and plot the error on hidden patches.")
+        st.button("Run the sweep", icon=":material/show_chart:", key="mae_sweep",
+                  on_click=lambda: st.session_state.update(mae_sweep_on=True))
+        return
+    errors = {}
+    bar = st.progress(0.0, text="Sweeping mask ratios…")
+    names = ("random", "block", "grid")
+    for i, name in enumerate(names):
+        errors[name] = []
+        for j, ratio in enumerate(SWEEP_RATIOS):
+            out = reconstruction(spec, pretrained, key, images, Masking(ratio, name, m.seed, unnormalize=m.unnormalize))
+            errors[name].append(float(np.mean(out["hidden_mse"])))
+            bar.progress((i * len(SWEEP_RATIOS) + j + 1) / (len(names) * len(SWEEP_RATIOS)))
+    bar.empty()
+    st.plotly_chart(figures.error_vs_ratio_figure(SWEEP_RATIOS, errors), width="stretch")
+    st.caption(f"Each point: the mean over {len(images)} sample images of the MSE on hidden patches, seed {m.seed}. "
+               "The grid strategy keeps exactly one patch per 2x2 cell only at ratio 0.75; at other ratios it "
+               "fills the remainder randomly.")
+
+
+def require_decoder(handle) -> None:
+    """A clear reason when the chosen model cannot reconstruct (a plain ViT or an encoder-only MAE)."""
+    from vizcore.errors import ModelError
+    from vizcore.mae.handle import ENCODER_ONLY
+
+    if getattr(handle, "kind", "") != "mae":
+        raise ModelError(f"{handle.info.title} is not a masked autoencoder with a decoder. {ENCODER_ONLY}")
+    handle.require_decoder()
+
+
+def describe(handle) -> str:
+    c = handle.cfg
+    return (f"**{handle.info.title}** · {c.img_size} px input, {c.grid}×{c.grid} patches of {c.patch_size} px · "
+            f"encoder {c.depth} blocks × {c.embed_dim} wide, decoder {c.decoder_depth} × {c.decoder_embed_dim}"
+            f"{' · predicts normalised pixels (norm_pix_loss)' if c.norm_pix_loss else ''}. {handle.info.description}")
+
+
+def sample_set() -> tuple[list, str]:
+    """The bundled sample images (scenes and photos) for the sweep, with a content key."""
+    from vizcore.ui.widgets import _samples
+
+    images = list(_samples().values())
+    return images, "|".join(cache.image_key(im) for im in images)
