@@ -14,7 +14,7 @@ st.title("Attention")
 st.caption("Where each head of a Vision Transformer looks, how attention flows through the layers, and which "
            "patches drive a prediction. All maps are drawn on exactly the pixels the model saw.")
 
-choice = widgets.model_picker("vit")
+choice = widgets.model_picker("vit", "mae")  # an MAE encoder is a ViT
 image, image_name = widgets.image_picker()
 with inline_errors():
     handle = cache.model(choice.spec, choice.pretrained)

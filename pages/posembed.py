@@ -15,7 +15,7 @@ st.title("Position embeddings")
 st.caption("How a Vision Transformer knows where each patch is: similarity grids of its position embeddings, "
            "how they stretch to other input sizes, and how they compare with the fixed 2-D sin-cos kind.")
 
-choice = widgets.model_picker("vit")
+choice = widgets.model_picker("vit", "mae")  # an MAE encoder is a ViT
 with inline_errors():
     handle = cache.model(choice.spec, choice.pretrained)
 (H, W), (ph, pw) = handle.preprocess.size, handle.layout(handle.preprocess.size).patch_size

@@ -7,17 +7,18 @@
 
 from __future__ import annotations
 
-from vizcore import anatomy, attention, data, latent, posembed
+from vizcore import anatomy, attention, data, embeddings, latent, mae, posembed
 from vizcore.attention import AttentionMaps
 from vizcore.data import Dataset, load_image
 from vizcore.errors import VizcoreError
 from vizcore.layout import TokenLayout
+from vizcore.mae import MaeResult
 from vizcore.models import ModelHandle, ModelInfo, list_models, load_model
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "AttentionMaps", "Dataset", "ModelHandle", "ModelInfo", "TokenLayout", "VizcoreError", "anatomy", "attention",
-    "data", "latent", "posembed",
+    "AttentionMaps", "Dataset", "MaeResult", "ModelHandle", "ModelInfo", "TokenLayout", "VizcoreError", "anatomy",
+    "attention", "data", "embeddings", "latent", "mae", "posembed",
     "list_models", "load_image", "load_model",
 ]

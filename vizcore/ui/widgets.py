@@ -25,13 +25,15 @@ class ModelChoice:
 
 
 @st.cache_data(ttl=60, show_spinner=False)
-def _model_infos(kind: str) -> list[vc.ModelInfo]:
-    return [i for i in vc.list_models() if i.kind == kind]
+def _model_infos(kinds: tuple[str, ...]) -> list[vc.ModelInfo]:
+    return [i for i in vc.list_models() if i.kind in kinds]
 
 
-def model_picker(kind: str = "vit") -> ModelChoice:
-    """Pick a bundled or timm model (curated list, free text) or a local checkpoint; random weights explicit."""
-    infos = {i.spec: i for i in _model_infos(kind)}
+def model_picker(*kinds: str) -> ModelChoice:
+    """Pick a bundled or timm model of `kinds` (default "vit"; curated list, free text) or a local checkpoint;
+    random weights explicit."""
+    kinds = kinds or ("vit",)
+    infos = {i.spec: i for i in sorted(_model_infos(kinds), key=lambda i: kinds.index(i.kind))}  # first kind first
     labels = {s: i.title + ("" if i.offline else " · weights not on this machine") for s, i in infos.items()}
     labels |= {OTHER_TIMM: "Other timm model…", LOCAL_FILE: "Local checkpoint file…"}
     side = st.sidebar
