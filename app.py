@@ -15,6 +15,7 @@ page = st.navigation(
         st.Page("pages/vae.py", title="VAE latent space", icon=":material/blur_on:"),
         st.Page("pages/autoencoders.py", title="Autoencoders", icon=":material/compress:"),
         st.Page("pages/mae.py", title="MAE reconstruction", icon=":material/auto_fix_high:"),
+        st.Page("pages/projector.py", title="Embedding projector", icon=":material/scatter_plot:"),
     ]
 )
 page.run()

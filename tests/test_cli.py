@@ -9,7 +9,8 @@ from PIL import Image
 from vizcore.cli import main
 
 
-@pytest.mark.parametrize("command", [[], ["models"], ["train"], ["attention"], ["mae"], ["app"]])
+@pytest.mark.parametrize("command", [[], ["models"], ["train"], ["attention"], ["mae"], ["export-projector"],
+                                     ["app"]])
 def test_every_command_has_help_with_an_example(command, capsys):
     with pytest.raises(SystemExit) as e:
         main([*command, "--help"])
@@ -77,3 +78,27 @@ def test_mae_with_a_bad_region_is_a_clear_error(tmp_path, capsys):
     sample_scenes()[0][1].save(img)
     assert main(["mae", str(img), "--strategy", "focused", "--region", "a,b"]) == 2
     assert "--region must be" in capsys.readouterr().err
+
+
+def test_export_projector_writes_projector_files_for_a_labelled_folder(tmp_path, capsys):
+    import json
+
+    for label, colour in (("red", (220, 30, 30)), ("blue", (30, 30, 220))):
+        (tmp_path / "imgs" / label).mkdir(parents=True)
+        for i in range(4):
+            Image.new("RGB", (16, 12), tuple(c + 5 * i for c in colour)).save(tmp_path / "imgs" / label / f"{i}.png")
+    (tmp_path / "imgs" / "notes.txt").write_text("not an image")
+    out = tmp_path / "proj"
+    assert main(["export-projector", "--folder", str(tmp_path / "imgs"), "--model", "pixels", "--projection", "pca",
+                 "--out", str(out)]) == 0
+    vectors = np.loadtxt(out / "vectors.tsv", delimiter="\t")
+    rows = (out / "metadata.tsv").read_text().splitlines()
+    assert vectors.shape[0] == 8 and rows[0].split("\t")[:2] == ["label", "id"] and len(rows) == 9
+    config = json.loads((out / "projector_config.json").read_text())["embeddings"][0]
+    assert config["tensorShape"] == list(vectors.shape) and config["sprite"]["imagePath"] == "sprite.png"
+    assert "skipped 1" in capsys.readouterr().out
+
+
+def test_export_projector_with_an_unknown_source_is_a_clear_error(tmp_path, capsys):
+    assert main(["export-projector", "--dataset", "digits", "--model", "nonsense", "--out", str(tmp_path)]) == 2
+    assert "vizcore:" in capsys.readouterr().err
