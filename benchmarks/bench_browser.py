@@ -1,9 +1,10 @@
-"""Browser latencies of the Attention page with the bundled ViT, in headless Debian Chromium.
+"""Browser latencies in headless Debian Chromium, bundled models.
 
-    python benchmarks/bench_browser.py [--repeats 5]
+    python benchmarks/bench_browser.py [--repeats 5] [--moves 20]
 
-Measures (medians): server start to the first page interactive; uploading an image to its attention maps
-being drawn (a fresh image each time, so nothing is cached); moving the rollout discard slider to the redrawn map.
+Measures (medians): server start to the first page interactive (cold: imports, model load); uploading an image
+to its attention maps being drawn (a fresh image each time, so nothing is cached); moving the VAE page's
+interpolation slider one step to the new decoded frame being shown (`--moves` moves).
 """
 
 from __future__ import annotations
@@ -29,15 +30,48 @@ def _png(seed: int) -> bytes:
     return buf.getvalue()
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--repeats", type=int, default=5)
-    args = ap.parse_args()
+def _uploads(page, repeats: int) -> list[float]:
+    page.get_by_text("Upload", exact=True).click()
+    wait_idle(page)
+    out = []
+    for i in range(repeats):
+        name = f"scene{i}.png"
+        t = time.perf_counter()
+        page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
+            {"name": name, "mimeType": "image/png", "buffer": _png(100 + i)})
+        page.get_by_text(f"{name}: what the model saw").wait_for(timeout=120_000)
+        page.wait_for_function(RUN_DONE, timeout=120_000)
+        out.append(time.perf_counter() - t)
+        wait_idle(page)
+    return out
+
+
+def _vae_moves(page, url: str, moves: int) -> list[float]:
+    page.goto(url)
+    frame = page.locator('[data-testid="stImage"]').filter(has_text="decoded frame").locator("img")
+    frame.wait_for(timeout=180_000)
+    wait_idle(page)
+    slider = page.locator('[data-testid="stSlider"]').filter(has_text="t (0 = A, 1 = B)").get_by_role("slider")
+    slider.focus()
+    out = []
+    for _ in range(moves):
+        before = frame.get_attribute("src")
+        t = time.perf_counter()
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function("([sel, old]) => { const i = document.querySelectorAll(sel); "
+                               "return [...i].some(e => e.src && e.src !== old); }",
+                               arg=['[data-testid="stImage"] img', before], timeout=60_000)
+        out.append(time.perf_counter() - t)
+        page.wait_for_function(RUN_DONE, timeout=60_000)
+    return out
+
+
+def rows(repeats: int = 5, moves: int = 20) -> list[dict]:
+    """One row per measurement: {"measurement", "median_s", "n"}."""
     from playwright.sync_api import sync_playwright
 
     t0 = time.perf_counter()
     server = Server()
-    uploads = []
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -46,24 +80,29 @@ def main() -> None:
             page.locator(".js-plotly-plot").first.wait_for(timeout=180_000)
             cold = time.perf_counter() - t0
             wait_idle(page)
-            page.get_by_text("Upload", exact=True).click()
-            wait_idle(page)
-            for i in range(args.repeats):
-                name = f"scene{i}.png"
-                t = time.perf_counter()
-                page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
-                    {"name": name, "mimeType": "image/png", "buffer": _png(100 + i)})
-                page.get_by_text(f"{name}: what the model saw").wait_for(timeout=120_000)
-                page.wait_for_function(RUN_DONE, timeout=120_000)
-                uploads.append(time.perf_counter() - t)
-                wait_idle(page)
+            uploads = _uploads(page, repeats)
+            slider = _vae_moves(page, server.url("vae"), moves)
             browser.close()
     finally:
         server.stop()
-    print("| measurement | median s |")
-    print("|---|---|")
-    print(f"| server start to first Attention page with maps (cold) | {cold:.2f} |")
-    print(f"| upload to maps drawn, bundled ViT ({args.repeats} uploads) | {statistics.median(uploads):.2f} |")
+    return [
+        {"measurement": "server start to first Attention page with maps (cold)", "median_s": cold, "n": 1},
+        {"measurement": "upload to attention maps drawn, bundled ViT", "median_s": statistics.median(uploads),
+         "n": repeats},
+        {"measurement": "VAE slider move to new decoded frame shown", "median_s": statistics.median(slider),
+         "n": moves},
+    ]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--moves", type=int, default=20)
+    args = ap.parse_args()
+    print("| measurement | median s | n |")
+    print("|---|---|---|")
+    for r in rows(args.repeats, args.moves):
+        print(f"| {r['measurement']} | {r['median_s']:.2f} | {r['n']} |")
 
 
 if __name__ == "__main__":
