@@ -32,28 +32,31 @@ def mae_panels(original, masked, reconstruction, pasted, *, title: str = "MAE re
     return _style(fig, title, PANEL_HEIGHT + 110, subtitle)
 
 
-def patch_error_figure(error, mask, *, title: str = "Reconstruction error per patch") -> go.Figure:
-    """Heatmap of each patch's mean squared error (gh, gw); visible (kept) patches are marked with a dot.
+def patch_error_figure(error, mask, *, title: str = "Reconstruction error per hidden patch") -> go.Figure:
+    """Heatmap of each hidden patch's mean squared error (gh, gw); visible patches are blank, marked with a circle.
 
-    The MAE is trained on hidden patches only, so their error is the one that measures it; the dots show which
-    patches the encoder saw.
+    The MAE is trained on hidden patches only (its predictions for visible ones are not meant to be good), so
+    only hidden patches are coloured: their scale is then not swamped by the visible patches' errors.
     """
-    err = _array(error, 2, "a (gh, gw) error grid")
+    err = _array(error, 2, "a (gh, gw) error grid").astype(np.float32)
     kept = _array(mask, 2, "a (gh, gw) mask").astype(bool) == 0
     gh, gw = err.shape
     rows, cols = np.indices((gh, gw))
-    state = np.where(kept, "visible", "hidden")
-    fig = go.Figure(go.Heatmap(z=err.astype(np.float32), colorscale="Viridis", colorbar=_colorbar("MSE"),
-                               customdata=np.stack([rows, cols, state], -1),
-                               hovertemplate="patch (%{customdata[0]}, %{customdata[1]}) %{customdata[2]}<br>"
+    fig = go.Figure(go.Heatmap(z=np.where(kept, np.nan, err), colorscale="Viridis", colorbar=_colorbar("MSE"),
+                               customdata=np.stack([rows, cols], -1), hoverongaps=False, name="hidden patch",
+                               hovertemplate="patch (%{customdata[0]}, %{customdata[1]}) hidden<br>"
                                              "MSE %{z:.4g}<extra></extra>"))
     ys, xs = np.nonzero(kept)
-    fig.add_trace(go.Scatter(x=xs, y=ys, mode="markers", name="visible to the encoder", hoverinfo="skip",
-                             marker=dict(symbol="circle-open", size=9, color="white", line=dict(width=2))))
-    fig.update_xaxes(title="patch column", range=[-0.5, gw - 0.5], constrain="domain", showgrid=False)
-    fig.update_yaxes(title="patch row", range=[gh - 0.5, -0.5], scaleanchor="x", showgrid=False)
-    fig.update_layout(legend=dict(orientation="h", y=-0.15, bgcolor="rgba(200,200,200,0.6)"))
-    return _style(fig, title, 420, "mean squared error of each patch's predicted pixels (0-1 scale)")
+    fig.add_trace(go.Scatter(x=xs, y=ys, mode="markers", name="visible to the encoder (not scored)",
+                             hovertemplate="patch (%{y}, %{x}) visible<extra></extra>",
+                             marker=dict(symbol="circle-open", size=10, color="#444444", line=dict(width=2))))
+    fig.update_xaxes(title="patch column", range=[-0.5, gw - 0.5], constrain="domain", showgrid=False,
+                     zeroline=False)
+    fig.update_yaxes(title="patch row", range=[gh - 0.5, -0.5], scaleanchor="x", showgrid=False, zeroline=False)
+    fig.update_layout(showlegend=True, legend=dict(orientation="h", x=0, y=-0.18, yanchor="top"),
+                      plot_bgcolor="#f4f4f4")
+    _style(fig, title, 480, "mean squared error of the predicted pixels (0-1 scale), hidden patches only")
+    return fig.update_layout(margin=dict(b=70))
 
 
 def strategies_figure(rows: dict[str, tuple], *, title: str = "Masking strategies side by side") -> go.Figure:
