@@ -28,31 +28,37 @@ def _time(fn, repeats: int) -> list[float]:
     return out
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default="timm:vit_base_patch16_224")
-    ap.add_argument("--repeats", type=int, default=20)
-    args = ap.parse_args()
+def rows(model: str = "timm:vit_base_patch16_224", repeats: int = 20) -> list[dict]:
+    """Medians of the plain fused forward and of `attention.capture`, interleaved: [{"measurement", "ms"}]."""
     try:
-        handle = vc.load_model(args.model)
+        handle = vc.load_model(model)
     except vc.VizcoreError:
-        handle = vc.load_model(args.model, pretrained=False)
+        handle = vc.load_model(model, pretrained=False)
     x = handle.prepare(torch.rand(1, 3, *handle.preprocess.size))
     for _ in range(3):  # warm-up both paths
         handle.forward(x)
         attention.capture(handle, x)
     fused, capture = [], []
-    for _ in range(args.repeats):  # interleave so drift hits both equally
+    for _ in range(repeats):  # interleave so drift hits both equally
         fused += _time(lambda: handle.forward(x), 1)
         capture += _time(lambda: attention.capture(handle, x), 1)
-    f, c = statistics.median(fused), statistics.median(capture)
+    title = f"{handle.info.title}, input {tuple(x.shape)}"
+    return [{"measurement": f"plain fused forward ({title})", "ms": statistics.median(fused) * 1e3},
+            {"measurement": "attention.capture (eager, hooks, all layers)", "ms": statistics.median(capture) * 1e3}]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="timm:vit_base_patch16_224")
+    ap.add_argument("--repeats", type=int, default=20)
+    args = ap.parse_args()
+    fused, capture = rows(args.model, args.repeats)
     print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
-          f"torch {torch.__version__}")
-    print(f"model: {handle.info.title}, input {tuple(x.shape)}, {args.repeats} interleaved repeats, medians")
+          f"torch {torch.__version__}; {args.repeats} interleaved repeats, medians")
     print("| measurement | median ms | ratio |")
     print("|---|---|---|")
-    print(f"| plain fused forward | {f * 1e3:.1f} | 1.00 |")
-    print(f"| attention.capture (eager, hooks, all layers) | {c * 1e3:.1f} | {c / f:.2f} |")
+    print(f"| {fused['measurement']} | {fused['ms']:.1f} | 1.00 |")
+    print(f"| {capture['measurement']} | {capture['ms']:.1f} | {capture['ms'] / fused['ms']:.2f} |")
 
 
 if __name__ == "__main__":
