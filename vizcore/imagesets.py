@@ -21,6 +21,7 @@ compression ratio; unsafe names, links, hidden files and `__MACOSX/` skipped). T
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import csv
 import io
@@ -85,7 +86,8 @@ class ImageSet:
     def summary(self) -> str:
         """One sentence for people: how many images and classes were loaded, how many files skipped and why."""
         d = self.dataset
-        text = f"Loaded {len(d):,} images in {len(d.label_names)} classes"
+        n, k = len(d), len(d.label_names)
+        text = f"Loaded {n:,} image{'s' * (n != 1)} in {k} class{'es' * (k != 1)}"
         if not self.skipped:
             return text + "."
         counts = ", ".join(f"{n:,} {reason}" for reason, n in self.skip_counts.items())
@@ -233,13 +235,15 @@ def _columns(header: list[str]) -> tuple[int, int, list[int]]:
 
 
 def _csv_rows(csv_file: Member) -> list[list[str]]:
-    """The CSV's non-blank rows, decoded as UTF-8, else Windows-1252, else Latin-1, delimiter sniffed."""
+    """The CSV's non-blank rows, decoded as UTF-16 (with its BOM), UTF-8, else Windows-1252, else Latin-1,
+    delimiter sniffed."""
     try:
         raw = csv_file.read(MAX_CSV_BYTES)
     except SkipError as exc:
         raise InputError(f"The CSV '{csv_file.path}' could not be read ({exc.reason}; the limit is "
                          f"{MAX_CSV_BYTES // 2**20} MB). Save it again, smaller, and retry.") from exc
-    for encoding in ("utf-8-sig", "cp1252"):
+    encodings = ("utf-16",) if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else ("utf-8-sig", "cp1252")  # Excel
+    for encoding in encodings:
         with contextlib.suppress(UnicodeDecodeError):
             text = raw.decode(encoding)
             break
@@ -351,6 +355,9 @@ def _parent(path: str) -> str:
 
 
 def _no_images(where: str, skipped: Skipped) -> InputError:
-    found = f" It has {len(skipped):,} other files (e.g. {', '.join(n for n, _ in skipped[:3])})." if skipped else ""
+    reasons = collections.Counter(r for _, r in skipped)
+    why = "; ".join(f"{n:,} {r}" for r, n in reasons.most_common(3))
+    found = (f" It has {len(skipped):,} other files, all skipped ({why}; e.g. "
+             f"{', '.join(n for n, _ in skipped[:3])}).") if skipped else ""
     return InputError(f"There are no images (PNG, JPEG, WebP, BMP, GIF or TIFF files) in {where}.{found} Add the "
                       "images, in one sub-folder per label (or with a labels CSV), and try again.")

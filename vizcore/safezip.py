@@ -36,6 +36,7 @@ MAX_MEMBERS = 20_000  # entries in the archive's directory (files, folders, junk
 MAX_TOTAL_UNCOMPRESSED = 2 * 2**30  # bytes read from one archive, summed over members
 MAX_RATIO = 100  # uncompressed / compressed; images ~1, BMP/TIFF up to tens, zeros ~1000 (DEFLATE's maximum)
 RATIO_FLOOR = 2**20  # the ratio is only checked above 1 MiB, so small flat images are never refused
+ARCHIVE_RATIO_FLOOR = 64 * 2**20  # ... and for the whole archive above 64 MiB (many small bombs)
 _MAX_ENTRY_BYTES = 1024  # a generous average size of one directory entry (46 bytes + name + extra fields)
 _ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError, ValueError)
 _EOCD, _ZIP64_LOCATOR, _ZIP64_EOCD = b"PK\x05\x06", b"PK\x06\x07", b"PK\x06\x06"
@@ -136,8 +137,10 @@ def walk_folder(root: Path, suffixes: tuple[str, ...], *, max_members: int) -> t
 def read_path(path: Path, limit: int) -> bytes:
     """At most `limit` bytes of a local file; `SkipError` when it is larger or unreadable."""
     try:
+        if path.stat().st_size > limit:  # before reading: f.read(limit + 1) would reserve `limit` bytes up front
+            raise SkipError(Reason.TOO_LARGE)
         with open(path, "rb") as f:
-            raw = f.read(limit + 1)
+            raw = f.read(path.stat().st_size + 1)
     except OSError as exc:
         raise SkipError(Reason.UNREADABLE) from exc
     if len(raw) > limit:
@@ -215,7 +218,7 @@ def _zip_members(zf: zipfile.ZipFile, suffixes: tuple[str, ...], max_total: int,
     members: list[Member] = []
     skipped: Skipped = []
     seen: set[str] = set()
-    declared = 0
+    declared = compressed = 0
     for info in zf.infolist():
         if info.is_dir():
             continue
@@ -226,9 +229,14 @@ def _zip_members(zf: zipfile.ZipFile, suffixes: tuple[str, ...], max_total: int,
             continue
         seen.add(path)
         declared += info.file_size
+        compressed += info.compress_size
         members.append(Member(path, _zip_reader(zf, info, budget, over)))
     if declared > max_total:
         raise InputError(f"{over} ({declared / 2**20:,.0f} MB). Upload a smaller sample of the images.")
+    if declared > ARCHIVE_RATIO_FLOOR and declared > MAX_RATIO * max(compressed, 1):  # many small bombs
+        raise InputError(f"The archive '{name}' expands {declared / max(compressed, 1):,.0f} times "
+                         f"({compressed / 2**20:,.1f} MB to {declared / 2**20:,.0f} MB), a zip bomb's signature; "
+                         "images compress far less. Upload the images themselves, zipped normally.")
     return members, skipped
 
 

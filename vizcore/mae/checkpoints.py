@@ -46,18 +46,10 @@ def read_mae_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
 
 
 def _torch_load(path: Path) -> dict[str, torch.Tensor]:
-    try:
-        with torch.serialization.safe_globals([argparse.Namespace]):
-            obj = torch.load(str(path), map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise CheckpointError(f"No checkpoint file at {path}. Check the path.") from None
-    except Exception as e:
-        raise CheckpointError(f"{path.name} could not be read safely as an MAE checkpoint "
-                              f"({str(e).splitlines()[0][:160]}); only tensors and argparse.Namespace are "
-                              "allowed.") from None
-    sd = obj.get("model", obj) if isinstance(obj, dict) else None
-    if not isinstance(sd, dict):
-        raise CheckpointError(f"{path.name} holds no state dict.")
+    """An official checkpoint: tensors under "model", plus an argparse.Namespace (the one extra class allowed)."""
+    from vizcore.models.checkpoints import read_pickle
+
+    sd = read_pickle(path, allowed=(argparse.Namespace,))
     return {k: v for k, v in sd.items() if isinstance(v, torch.Tensor)}
 
 

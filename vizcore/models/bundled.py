@@ -55,12 +55,13 @@ def handle_from_card(card: dict, weights: Path | None, spec: str, pretrained: bo
     """
     builder = BUILDERS.get(card["kind"])
     if builder is None:
-        raise ModelError(f"{spec}: model kind '{card['kind']}' is not supported by this version of vizcore.")
+        raise ModelError(f"{spec}: model kind '{card['kind']}' is not supported by this version of vizcore. Check the "
+                         f"card's \"kind\": it must be one of {', '.join(sorted(BUILDERS))}.")
     return builder(card, weights, spec, pretrained)
 
 
 def _vit_from_card(card: dict, weights: Path | None, spec: str, pretrained: bool) -> VitHandle:
-    module = build_timm_vit(card["architecture"])
+    module = _build_checked(card["architecture"], spec)
     if weights is not None:
         load_into(module, read_state_dict(weights), spec)
     pre = card.get("preprocess", {})
@@ -75,6 +76,22 @@ def _vit_from_card(card: dict, weights: Path | None, spec: str, pretrained: bool
     info = ModelInfo(spec, title, card["kind"], card.get("description", ""), pretrained=pretrained)
     names = card.get("class_names")
     return VitHandle(module, info, preprocess, tuple(names) if names else None)
+
+
+def _build_checked(arch: dict, spec: str):
+    """`build_timm_vit` on a card's architecture, with a clear error for values a ViT cannot have."""
+    ints = ("patch_size", "embed_dim", "depth", "num_heads")
+    bad = [k for k in ints if k in arch and (isinstance(arch[k], bool) or not isinstance(arch[k], int) or arch[k] < 1)]
+    if not bad and arch.get("embed_dim", 1) % arch.get("num_heads", 1):
+        bad = ["num_heads (it must divide embed_dim)"]
+    if bad:
+        raise ModelError(f"{spec}: the model card's architecture has an invalid {', '.join(bad)}. Fix the card "
+                         "(positive whole numbers) or re-run the `vizcore train` recipe that wrote it.")
+    try:
+        return build_timm_vit(arch)
+    except (AssertionError, TypeError, ValueError, KeyError) as e:
+        raise ModelError(f"{spec}: the model card's architecture cannot be built ({str(e)[:120]}). Fix the card or "
+                         "re-run the `vizcore train` recipe that wrote it.") from None
 
 
 BUILDERS: dict[str, Callable[[dict, Path | None, str, bool], object]] = {

@@ -26,7 +26,7 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     if suffix == ".safetensors":
         sd = _read_safetensors(path)
     elif suffix in PICKLE_SUFFIXES:
-        sd = _read_pickle(path)
+        sd = read_pickle(path)
     else:
         raise CheckpointError(
             f"{path.name}: unsupported checkpoint type '{suffix}'. Use .safetensors (preferred) or .pth/.pt."
@@ -47,17 +47,21 @@ def _read_safetensors(path: Path) -> dict:
         ) from None
 
 
-def _read_pickle(path: Path) -> dict:
+def read_pickle(path: Path, allowed: tuple[type, ...] = ()) -> dict:
+    """`torch.load(weights_only=True)` (plus exactly the `allowed` classes), unwrapping {"model": ...} dicts."""
+    if not path.is_file():
+        raise CheckpointError(f"No checkpoint file at {path}. Check the path (it must be a local file).")
     try:
-        obj = torch.load(str(path), map_location="cpu", weights_only=True)
+        with torch.serialization.safe_globals(list(allowed)):
+            obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises UnpicklingError, RuntimeError, EOFError, ... for bad files
-        msg = _first_line(e)
         if "weights_only" in str(e) or "Unsupported global" in str(e):
             raise CheckpointError(
                 f"{path.name} contains Python objects that could run code when loaded, so vizcore refused it "
                 "(only plain tensors are accepted). Re-save it as a state dict, ideally as .safetensors."
             ) from None
-        raise CheckpointError(f"{path.name} could not be read as a PyTorch checkpoint ({msg}).") from None
+        raise CheckpointError(f"{path.name} is not a readable PyTorch checkpoint: it may be truncated, corrupt or "
+                              "another kind of file. Download or export it again, ideally as .safetensors.") from None
     for key in WRAPPER_KEYS:
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):
             return obj[key]

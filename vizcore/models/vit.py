@@ -98,7 +98,7 @@ class VitHandle:
         """
         if fit not in FITS:
             raise InputError(f"Unknown fit '{fit}'. Use one of {', '.join(FITS)}.")
-        x = to_tensor_batch(images)  # (B, C, h, w)
+        x = to_tensor_batch(shrink(images, self.preprocess.size))  # (B, C, h, w)
         if x.shape[1] == 1 and self.preprocess.in_chans == 3:
             x = x.expand(-1, 3, -1, -1)
         size = self.target_size(tuple(x.shape[-2:]), fit)
@@ -136,6 +136,22 @@ def _store(out: dict, i: int):
     def hook(_module, _inputs, output):
         out[i] = output.detach()
     return hook
+
+
+def shrink(images, size: tuple[int, int]):
+    """PIL images much larger than `size` (H, W) box-reduced by an integer factor to about twice it, before any
+    float conversion: a 36-megapixel upload then costs megabytes, not a gigabyte. Tensors pass through."""
+    if isinstance(images, Image.Image):
+        return shrink([images], size)[0]
+    if not isinstance(images, (list, tuple)):
+        return images
+    out = []
+    for im in images:
+        if isinstance(im, Image.Image):
+            factor = int(min(im.width / (2 * size[1]), im.height / (2 * size[0])))
+            im = im.reduce(factor) if factor >= 2 else im
+        out.append(im)
+    return out
 
 
 def to_tensor_batch(images) -> torch.Tensor:

@@ -68,9 +68,15 @@ def _samples() -> dict[str, Image.Image]:
     return scenes | vc.data.sample_images()
 
 
+UPLOAD_SIDE = 1024  # longest side kept of an upload: every view works at model resolution (at most 518 px)
+
+
 @st.cache_data(max_entries=32, show_spinner=False)
 def _decode_upload(data: bytes) -> Image.Image:
-    return vc.load_image(data)
+    """The decoded upload, shrunk to at most UPLOAD_SIDE px (so the cache does not pickle 100 MB per rerun)."""
+    image = vc.load_image(data)
+    image.thumbnail((UPLOAD_SIDE, UPLOAD_SIDE), Image.Resampling.LANCZOS, reducing_gap=2.0)
+    return image
 
 
 def image_picker() -> tuple[Image.Image, str]:
