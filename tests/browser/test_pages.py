@@ -12,7 +12,7 @@ from tests.browser.conftest import wait_idle
 pytestmark = pytest.mark.browser
 PAGES = {"": "vizcore: see what image models learn", "attention": "Attention", "posembed": "Position embeddings",
          "anatomy": "ViT anatomy", "vae": "VAE latent space", "autoencoders": "Autoencoders",
-         "mae": "MAE reconstruction"}
+         "mae": "MAE reconstruction", "projector": "Embedding projector"}
 
 
 @pytest.mark.parametrize("path", list(PAGES))
@@ -23,7 +23,7 @@ def test_deep_link_on_fresh_server_opens_the_page(fresh_server, page, path):
     nav = page.locator('[data-testid="stSidebarNav"]')
     assert nav.get_by_text("Home", exact=True).count() == 1  # titles from app.py, not file names
     for title in ("Attention", "Position embeddings", "ViT anatomy", "VAE latent space", "Autoencoders",
-                  "MAE reconstruction"):
+                  "MAE reconstruction", "Embedding projector"):
         assert nav.get_by_text(title, exact=True).count() == 1
     if path:  # the page drew its figures
         page.locator(".js-plotly-plot").first.wait_for(timeout=120_000)

@@ -51,3 +51,11 @@ __all__ = [
     "loss_curve_figure", "norm_path_figure", "posterior_figure", "sparsity_figure", "tradeoff_figure",
     "error_vs_ratio_figure", "mae_panels", "patch_error_figure", "strategies_figure",
 ]
+
+from vizcore.figures.projector import (  # noqa: E402  the Embedding projector's figures
+    label_counts_figure,
+    projection_scatter,
+    quality_comparison_figure,
+)
+
+__all__ += ["label_counts_figure", "projection_scatter", "quality_comparison_figure"]

@@ -1,0 +1,48 @@
+"""Embedding projector: every image of a data set as one point, mapped by PCA, t-SNE or UMAP, with selection,
+nearest neighbours, quality scores, a side-by-side comparison and TensorFlow Projector export."""
+
+import streamlit as st
+
+from vizcore.ui.shell import ensure_navigation
+
+ensure_navigation()
+
+from vizcore.ui import projector_views as views  # noqa: E402
+from vizcore.ui.errors import inline_errors  # noqa: E402
+
+st.title("Embedding projector")
+st.caption("A model turns each image into a vector; similar images should get nearby vectors. Map the vectors of "
+           "a whole data set to 2-D or 3-D, colour them by label, select a region to see its images, and check "
+           "the nearest neighbours in the original space. Start with raw pixels, then try a model, or UMAP.")
+
+data = views.data_picker()
+source = views.source_picker(st.sidebar, "pj_source", "pixels", data)
+method = views.method_picker()
+with inline_errors():
+    X = views.features(data, source)
+    proj = views.project(data, source, method, X)
+st.markdown(views.describe(data, source, X, proj))
+display = views.map_controls(data, method)
+matches = views.search_matches(data, display)
+
+left, right = st.columns([4, 1])
+with left:
+    selected = views.draw_map(data, source, proj, display, matches)
+with right:
+    views.quality(data, source, method, X, proj)
+
+views.follow_selection(selected)
+tabs = st.tabs(views.TABS, key="pj_tab", on_change="rerun")
+with tabs[0], inline_errors(stop=False):
+    if tabs[0].open:
+        views.selection(data, selected, matches)
+with tabs[1], inline_errors(stop=False):
+    if tabs[1].open:
+        views.neighbours(data, source, X, selected)
+with tabs[2], inline_errors(stop=False):
+    if tabs[2].open:
+        views.compare(data, method)
+with tabs[3], inline_errors(stop=False):
+    if tabs[3].open:
+        views.exports(data, source, X, proj, selected)
+views.warm_umap()
