@@ -7,6 +7,7 @@ from vizcore.ui.shell import ensure_navigation
 
 ensure_navigation()
 
+from vizcore.ui import projector_state as state  # noqa: E402
 from vizcore.ui import projector_views as views  # noqa: E402
 from vizcore.ui.errors import inline_errors  # noqa: E402
 
@@ -15,12 +16,12 @@ st.caption("A model turns each image into a vector; similar images should get ne
            "a whole data set to 2-D or 3-D, colour them by label, select a region to see its images, and check "
            "the nearest neighbours in the original space. Start with raw pixels, then try a model, or UMAP.")
 
-data = views.data_picker()
-source = views.source_picker(st.sidebar, "pj_source", "pixels", data)
-method = views.method_picker()
+data = state.data_picker()
+source = state.source_picker(st.sidebar, "pj_source", "pixels", data)
+method = state.method_picker()
 with inline_errors():
-    X = views.features(data, source)
-    proj = views.project(data, source, method, X)
+    X = state.features(data, source)
+    proj = state.project(data, source, method, X)
 st.markdown(views.describe(data, source, X, proj))
 display = views.map_controls(data, method)
 matches = views.search_matches(data, display)
@@ -32,7 +33,7 @@ with right:
     views.quality(data, source, method, X, proj)
 
 views.follow_selection(selected)
-tabs = st.tabs(views.TABS, key="pj_tab", on_change="rerun")
+tabs = st.tabs(state.TABS, key="pj_tab", on_change="rerun")
 with tabs[0], inline_errors(stop=False):
     if tabs[0].open:
         views.selection(data, selected, matches)
@@ -45,4 +46,4 @@ with tabs[2], inline_errors(stop=False):
 with tabs[3], inline_errors(stop=False):
     if tabs[3].open:
         views.exports(data, source, X, proj, selected)
-views.warm_umap()
+state.warm_umap()

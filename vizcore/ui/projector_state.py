@@ -1,0 +1,324 @@
+"""The Embedding projector page's state: pickers and cached computations, keyed on names (never on big arrays).
+
+Caching (see DESIGN "Known traps"): data sets are keyed by name, uploads by the sha256 of the zip; feature
+matrices by (data key, `Source`) in `st.cache_resource` as read-only arrays (no copy of up to 10,000 x 12,288
+floats per rerun); maps and scores by (data key, `Source`, `Method`) in `st.cache_data`. Progress bars are created
+inside the cached functions, so a cache hit replays (and clears) them cleanly. The sections that draw are in
+`projector_views`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+import vizcore as vc
+from vizcore import embeddings, imagesets, projection
+from vizcore.ui import cache
+from vizcore.ui.errors import inline_errors
+
+log = logging.getLogger("vizcore.ui")
+
+UPLOAD, OTHER = "upload", "other"
+APP_MAX_IMAGES = imagesets.MAX_IMAGES
+METHOD_NAMES = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
+PROBE_AUTO_MAX_DIM = 1024  # wider features (e.g. 12,288 raw pixels) take about a minute: the probe waits for a click
+GALLERY_MAX = 60
+THUMB = 64
+MAX_CATEGORIES = 40  # a text column with more distinct values keeps its 39 most common and groups the rest
+TABS = ["Selection", "Nearest neighbours", "Compare sources", "Export"]
+DEFAULT_COMPARE = {"digits": ("pixels", "bundled:vae_digits_16d"), "sprites": ("pixels", "bundled:vae_10d"),
+                   "scenes": ("pixels", "bundled:tiny_vit")}
+KNN_HELP = ("Hold out 20% of every class; each held-out image looks up its 20 nearest training images (cosine "
+            "similarity in the original embedding space) and takes their weighted vote, as in DINO. High means "
+            "images with the same label sit together, without training anything.")
+PROBE_HELP = ("A logistic regression trained on 80% of the embeddings predicts the label of the other 20%. High "
+              "means the classes can be separated by straight cuts through the embedding space.")
+TRUST_HELP = ("How many of each point's 10 nearest neighbours on the map are also near it in the original space "
+              "(1.0 = the map invents no neighbours). Low means some clusters on the map are projection artefacts.")
+HOW_TO_LOAD = ("**Open it in the TensorFlow Projector:** unzip, go to [projector.tensorflow.org]"
+               "(https://projector.tensorflow.org), click **Load** and choose `vectors.tsv`, then `metadata.tsv`; "
+               "in the bookmarks panel (bottom right) load `bookmarks.txt` to see vizcore's own map of all points. "
+               "For image thumbnails too, run `tensorboard --logdir <unzipped folder>` and open its Projector tab "
+               "(it reads `projector_config.pbtxt` and `sprite.png`).")
+
+
+@dataclass(frozen=True, eq=False)
+class DataChoice:
+    """The data set on screen. `key` (a name, or "upload:<sha256 prefix>") is what the caches see."""
+
+    key: str
+    title: str
+    dataset: vc.Dataset
+
+
+@dataclass(frozen=True)
+class Source:
+    """An embedding source; hashable, so it keys the caches."""
+
+    spec: str
+    title: str
+    pretrained: bool = True
+    layer: int = -1
+    pooling: str = "cls"
+
+
+@dataclass(frozen=True)
+class Method:
+    method: str
+    dims: int
+    seed: int = 0
+    params: tuple[tuple[str, object], ...] = ()
+
+    @property
+    def name(self) -> str:
+        return METHOD_NAMES[self.method]
+
+
+@dataclass(frozen=True)
+class Display:
+    color_by: str
+    search: str
+    search_in: str
+    contours: bool
+
+
+# ---- pickers ------------------------------------------------------------------------------------------------------
+
+def data_picker() -> DataChoice:
+    """A bundled data set, or a zip upload (read safely; its skip summary shown)."""
+    side = st.sidebar
+    names = vc.data.list_datasets()
+    labels = {n: n for n in names} | {UPLOAD: "Upload a zip of images…"}
+    name = side.selectbox("Data set", list(labels), index=names.index("digits"), format_func=labels.get,
+                          key="pj_data")
+    if name != UPLOAD:
+        with st.spinner(f"Loading the {name} data set…"), inline_errors():
+            return DataChoice(name, name, vc.data.load_dataset(name))
+    up = side.file_uploader("Zip of images", type=["zip"], key="pj_zip",
+                            help="Labels come from sub-folder names, or from a CSV inside (file name, label, more "
+                                 "columns as metadata). Non-images are skipped and counted.")
+    side.caption(f"Up to {APP_MAX_IMAGES:,} images here. For more, run `vizcore export-projector --zip FILE "
+                 "--max-images N --out DIR` and open the folder in the projector.")
+    if up is None:
+        st.info("Upload a zip of images in the sidebar, or pick a bundled data set.")
+        st.stop()
+    blob = up.getvalue()
+    sha = hashlib.sha256(blob).hexdigest()
+    with inline_errors():
+        image_set = _upload_set(sha, up.name, blob)
+    _skip_summary(image_set)
+    return DataChoice(f"upload:{sha[:16]}", up.name, image_set.dataset)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _upload_set(sha: str, name: str, _blob: bytes) -> imagesets.ImageSet:
+    """The images of an uploaded zip, keyed by its sha256 (`_blob` itself is never hashed by Streamlit)."""
+    bar = st.progress(0.0, text=f"Reading {name}…")
+    upload = io.BytesIO(_blob)
+    upload.name = name  # messages name the user's file
+    try:
+        return imagesets.from_zip(upload, max_images=APP_MAX_IMAGES, progress=_throttled(bar, "Decoding"))
+    finally:
+        bar.empty()
+
+
+def _throttled(bar, verb: str):
+    """A progress(done, total) callback that redraws the bar at most 100 times."""
+    last = [-1]
+
+    def update(done: int, total: int) -> None:
+        pct = int(100 * done / max(total, 1))
+        if pct != last[0]:
+            last[0] = pct
+            bar.progress(pct / 100, text=f"{verb}: {done:,} of {total:,} images")
+
+    return update
+
+
+def _skip_summary(image_set: imagesets.ImageSet) -> None:
+    if not image_set.skipped:
+        st.success(image_set.summary(), icon="✅")
+        return
+    st.info(image_set.summary(), icon="ℹ️")
+    with st.expander(f"Files left out ({len(image_set.skipped):,})"):
+        st.dataframe(pd.DataFrame(image_set.skipped[:500], columns=["file", "reason"]), hide_index=True)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def _sources() -> dict[str, str]:
+    return {i.spec: i.title + ("" if i.offline else " · weights not on this machine")
+            for i in embeddings.list_sources()}
+
+
+def source_picker(where, key: str, default: str, data: DataChoice, *, stop: bool = True) -> Source | None:
+    """An embedding source with its layer and pooling (ViT / MAE) and random weights (models), drawn in `where`.
+
+    Returns None (after an inline message) when the model cannot be loaded and `stop` is False.
+    """
+    labels = _sources() | {OTHER: "Other model spec…"}
+    specs = list(labels)
+    spec = where.selectbox("Embedding source", specs, index=specs.index(default) if default in specs else 0,
+                           format_func=labels.get, key=key,
+                           help="Raw pixels and PCA are baselines; the bundled models were trained here.")
+    title = labels[spec]
+    if spec == OTHER:
+        spec = where.text_input("Model spec", placeholder="timm:vit_small_patch16_224.dino", key=f"{key}_spec",
+                                help="timm:<name> (weights from the local cache) or file:<path to a checkpoint>")
+        spec, title = spec.strip(), spec.strip()
+        if not spec:
+            where.info("Type a model spec to continue.")
+            if stop:
+                st.stop()
+            return None
+    if spec == "pixels" or spec.startswith("pca:"):
+        return Source(spec, title)
+    pretrained = not where.toggle("Random weights (untrained)", value=False, key=f"{key}_random",
+                                  help="The same architecture before training: see what learning added.")
+    title += "" if pretrained else " (random weights)"
+    with inline_errors(stop=stop):
+        handle = cache.model(spec, pretrained)
+        _domain_note(where, handle, data)
+        if handle.info.kind not in embeddings.TOKEN_KINDS:
+            return Source(spec, title, pretrained)
+        return Source(spec, title, pretrained, *_token_options(where, key, handle))
+    return None
+
+
+def _token_options(where, key: str, handle) -> tuple[int, str]:
+    n = handle.num_layers
+    block = where.slider("Layer (block output)", 1, n, n, key=f"{key}_layer",
+                         help=f"Block {n} gives the model's final, normed features; earlier blocks are raw outputs.")
+    has_cls = _has_cls(handle)
+    options = ["cls", "mean"] if has_cls else ["mean"]
+    pooling = where.radio("Pooling", options, horizontal=True, key=f"{key}_pool",
+                          format_func={"cls": "CLS token", "mean": "mean of patch tokens"}.get)
+    return (-1 if block == n else block - 1), pooling
+
+
+def _has_cls(handle) -> bool:
+    try:
+        return bool(handle.layout(tuple(handle.preprocess.size)).has_cls)
+    except Exception:  # an unusual handle: offer both, `embeddings.compute` explains a missing CLS token
+        return True
+
+
+def _domain_note(where, handle, data: DataChoice) -> None:
+    trained = getattr(handle, "dataset", None)
+    if trained and trained != data.key:
+        size = getattr(getattr(handle, "cfg", None), "image_size", None)
+        fit = f" resized to {size[0]}×{size[1]}" if size else " resized"
+        where.caption(f"⚠️ {handle.info.title} was trained on {trained}: these images are{fit} to fit it, so the "
+                      "map shows how it sees unfamiliar input.")
+
+
+def method_picker() -> Method:
+    side = st.sidebar
+    method = side.radio("Projection", list(METHOD_NAMES), format_func=METHOD_NAMES.get, horizontal=True,
+                        key="pj_method", help="PCA is linear and fast; t-SNE and UMAP keep local neighbourhoods.")
+    dims = side.radio("Dimensions", [2, 3], format_func=lambda d: f"{d}-D", horizontal=True, key="pj_dims",
+                      help="Selections and density contours work on the 2-D map.")
+    if method == "pca":
+        return Method("pca", dims)
+    d = projection.DEFAULTS[method]
+    with side.expander(f"{METHOD_NAMES[method]} settings", expanded=True):
+        if method == "umap":
+            params = (("n_neighbors", st.slider("n_neighbors", 2, 200, d["n_neighbors"], key="pj_nn",
+                                                help="Larger: more global structure; smaller: finer local detail.")),
+                      ("min_dist", st.slider("min_dist", 0.0, 0.99, d["min_dist"], 0.01, key="pj_min_dist",
+                                             help="How tightly points may pack together on the map.")))
+        else:
+            params = (("perplexity", st.slider("perplexity", 5.0, 100.0, d["perplexity"], 1.0, key="pj_perp",
+                                               help="About how many neighbours each point pays attention to.")),)
+        metric = st.radio("metric", projection.METRICS, horizontal=True, key="pj_metric")
+        seed = int(st.number_input("seed", 0, 10_000, 0, key="pj_seed"))
+    return Method(method, dims, seed, (*params, ("metric", metric)))
+
+
+# ---- cached computations ------------------------------------------------------------------------------------------
+
+def features(data: DataChoice, source: Source) -> np.ndarray:
+    """(N, D) float32 features of every image (read-only)."""
+    if source.spec == "pixels":  # a view of the cached images: no copy of up to 10,000 x 12,288 floats
+        X = data.dataset.images.flatten(1).numpy()
+        X.flags.writeable = False  # (the view only: the data set stays as it is)
+        return X
+    return _features(data.key, source, data.dataset)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _features(data_key: str, source: Source, _dataset: vc.Dataset) -> np.ndarray:
+    model = source.spec if source.spec.startswith("pca:") else cache.model(source.spec, source.pretrained)
+    n = len(_dataset)
+    bar = st.progress(0.0, text=f"Embedding {n:,} images with {source.title}…")
+    try:
+        X = embeddings.compute(model, _dataset.images, layer=source.layer, pooling=source.pooling,
+                               progress=_throttled(bar, f"Embedding with {source.title}"))
+    finally:
+        bar.empty()
+    X.flags.writeable = False  # shared by every session
+    return X
+
+
+def project(data: DataChoice, source: Source, method: Method, X: np.ndarray) -> projection.Projection:
+    slow = "" if method.method == "pca" else " (t-SNE and UMAP on all points take seconds to minutes)"
+    with st.spinner(f"{method.name}: mapping all {len(X):,} points of {X.shape[1]:,} dimensions to "
+                    f"{method.dims}-D{slow}…"):
+        return _projection(data.key, source, method, X)
+
+
+@st.cache_data(max_entries=48, show_spinner=False)
+def _projection(data_key: str, source: Source, method: Method, _X: np.ndarray) -> projection.Projection:
+    return projection.run(_X, method=method.method, dims=method.dims, seed=method.seed, **dict(method.params))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _knn(data_key: str, source: Source, _X: np.ndarray, _labels: np.ndarray) -> projection.Score:
+    return projection.knn_accuracy(_X, _labels, k=20, metric="cosine")
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _probe(data_key: str, source: Source, _X: np.ndarray, _labels: np.ndarray) -> projection.Score:
+    return projection.linear_probe_accuracy(_X, _labels)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _trust(data_key: str, source: Source, method: Method, _X: np.ndarray, _Y: np.ndarray) -> projection.Score:
+    """Trustworthiness with k = 10 neighbours (fewer for tiny sets: k must stay below N / 2)."""
+    return projection.trustworthiness(_X, _Y, k=max(1, min(10, (min(len(_X), projection.TRUST_MAX_POINTS) - 1) // 2)))
+
+
+_warm_lock = threading.Lock()
+_warm_started = False
+
+
+def warm_umap() -> None:
+    """Once per process, fit a tiny UMAP in the background so the user's first UMAP skips ~20 s of numba compiling.
+
+    `projection` serialises UMAP fits with a lock, so this never runs two fits at once.
+    """
+    global _warm_started
+    with _warm_lock:
+        if _warm_started:
+            return
+        _warm_started = True
+
+    def fit() -> None:
+        try:
+            X = np.random.default_rng(0).normal(size=(64, 8)).astype(np.float32)
+            projection.run(X, method="umap", n_epochs=5)
+        except Exception:  # a warm-up only: the real fit reports its own errors
+            log.exception("UMAP warm-up failed")
+
+    threading.Thread(target=fit, name="vizcore-umap-warmup", daemon=True).start()
+
+
+# ---- the map ------------------------------------------------------------------------------------------------------
+
