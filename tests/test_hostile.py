@@ -304,10 +304,10 @@ def projector():
         pytest.skip("pages/projector.py does not exist yet: the zip cases cannot go through the app")
     from streamlit.testing.v1 import AppTest
 
-    from vizcore.ui import projector_views
+    from vizcore.ui import projector_state
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(projector_views, "_warm_started", True, raising=False)  # no background UMAP compile (~20 s CPU)
+        mp.setattr(projector_state, "_warm_started", True)  # no background UMAP compile (~20 s CPU)
         at = AppTest.from_file(APP, default_timeout=TIMEOUT)
         at.run()
         at.switch_page("pages/projector.py")
