@@ -20,6 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, Server, wait_idle  # noqa: E402
 
 RUN_DONE = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+FRAME_CHANGED = """old => [...document.querySelectorAll('[data-testid="stImage"]')]
+    .filter(e => e.textContent.includes('decoded frame'))
+    .some(e => { const img = e.querySelector('img'); return img && img.complete && img.src !== old; })"""
 
 
 def _png(seed: int) -> bytes:
@@ -58,9 +61,7 @@ def _vae_moves(page, url: str, moves: int) -> list[float]:
         before = frame.get_attribute("src")
         t = time.perf_counter()
         page.keyboard.press("ArrowRight")
-        page.wait_for_function("([sel, old]) => { const i = document.querySelectorAll(sel); "
-                               "return [...i].some(e => e.src && e.src !== old); }",
-                               arg=['[data-testid="stImage"] img', before], timeout=60_000)
+        page.wait_for_function(FRAME_CHANGED, arg=before, timeout=60_000)
         out.append(time.perf_counter() - t)
         page.wait_for_function(RUN_DONE, timeout=60_000)
     return out

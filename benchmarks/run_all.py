@@ -5,7 +5,8 @@
 
 Rows: attention capture vs the plain fused forward; embedding extraction vs a bare batched forward loop; PCA /
 UMAP / t-SNE at 10k and 100k points; TSV export vs np.savetxt; peak memory of a 100k-point projection; browser
-latency from a VAE slider move to the new frame (median of 20); app cold start to the first page drawn. Each
+latency from a VAE slider move to the new frame (median of 20); app cold start to the first page drawn; a
+100k-point WebGL scatter's zoom and hover response. Each
 goal from the issues is printed beside its measurement. Record results in benchmarks/RESULTS.md.
 """
 
@@ -25,6 +26,7 @@ import bench_attention  # noqa: E402
 import bench_browser  # noqa: E402
 import bench_embeddings  # noqa: E402
 import bench_projector  # noqa: E402
+import bench_scatter  # noqa: E402
 
 
 def _row(name: str, value: str, baseline: str = "", ratio: float | None = None, goal: str = "",
@@ -75,6 +77,10 @@ def browser_rows(quick: bool) -> list[dict]:
     out = []
     for r in bench_browser.rows(repeats=2 if quick else 5, moves=5 if quick else 20):
         out.append(_row(f"browser: {r['measurement']} (median of {r['n']})", f"{r['median_s']:.2f} s"))
+    for r in bench_scatter.rows(points=20_000 if quick else 100_000, repeats=3 if quick else 10):
+        goal = 0.1 if "to next frame" in r["measurement"] else None  # "stays responsive": a frame within 100 ms
+        out.append(_row(f"browser: {r['measurement']} (median of {r['n']})", f"{r['median_s']:.3f} s",
+                        goal="< 0.1 s" if goal else "", met=None if goal is None else r["median_s"] < goal))
     return out
 
 
