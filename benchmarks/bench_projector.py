@@ -43,7 +43,7 @@ def _child(spec: dict) -> dict:
     import sklearn.decomposition  # noqa: F401 - imported before the memory baseline
     import sklearn.manifold  # noqa: F401
 
-    from vizcore import projection
+    from vizcore import projection, scores
 
     X, _ = clustered(spec["n"], spec["d"])
     warm = 0.0
@@ -56,7 +56,7 @@ def _child(spec: dict) -> dict:
     base = _max_rss_mb()  # libraries, data and warm-up
     proj = projection.run(X, method=spec["method"])
     rss = _max_rss_mb()
-    trust = projection.trustworthiness(X, proj.coords, k=10, max_points=2000).value
+    trust = scores.trustworthiness(X, proj.coords, k=10, max_points=2000).value
     return {"seconds": proj.seconds, "warmup": warm, "rss_mb": rss, "base_mb": base, "trust": trust,
             "params": proj.params}
 
@@ -123,12 +123,12 @@ def _tsv_rows(n: int, d: int = 768) -> list[dict]:
 
 
 def _score_rows(n: int) -> list[dict]:
-    from vizcore import projection
+    from vizcore import scores
 
     X, y = clustered(n, 384, seed=2)
     rows = []
-    for name, fn in (("knn_accuracy (k=20, cosine)", lambda: projection.knn_accuracy(X, y)),
-                     ("linear_probe_accuracy", lambda: projection.linear_probe_accuracy(X, y))):
+    for name, fn in (("knn_accuracy (k=20, cosine)", lambda: scores.knn_accuracy(X, y)),
+                     ("linear_probe_accuracy", lambda: scores.linear_probe_accuracy(X, y))):
         t = time.perf_counter()
         score = fn()
         rows.append({"benchmark": name, "n": n, "d": 384, "seconds": time.perf_counter() - t,

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from vizcore import projection as P
+from vizcore import scores as S
 from vizcore.errors import InputError, VizcoreError
 
 
@@ -69,8 +70,8 @@ def test_tsne_perplexity_clipped_below_n():
 
 def test_tsne_keeps_separated_clusters_apart():
     coords = P.project(X, method="tsne", seed=0, **FAST_TSNE)
-    assert P.knn_accuracy(coords, LABELS, k=5, metric="euclidean").value == 1.0
-    assert P.knn_accuracy(P.project(X, method="pca"), LABELS, k=5, metric="euclidean").value == 1.0
+    assert S.knn_accuracy(coords, LABELS, k=5, metric="euclidean").value == 1.0
+    assert S.knn_accuracy(P.project(X, method="pca"), LABELS, k=5, metric="euclidean").value == 1.0
 
 
 def test_progress_called_at_start_and_end():
@@ -137,7 +138,7 @@ def test_exact_knn_matches_brute_force(metric):
 def test_knn_accuracy_separated_blobs_is_perfect():
     Xb, yb = blobs(400, k=4)
     for metric in ("cosine", "euclidean"):
-        score = P.knn_accuracy(Xb, yb, k=20, metric=metric)
+        score = S.knn_accuracy(Xb, yb, k=20, metric=metric)
         assert score.value == 1.0 and score.n_points == 80 and "80 held-out" in score.detail
         assert score.chance == pytest.approx(0.25)
 
@@ -145,7 +146,7 @@ def test_knn_accuracy_separated_blobs_is_perfect():
 def test_knn_accuracy_random_labels_is_near_chance():
     rng = np.random.default_rng(0)
     Xr = rng.standard_normal((2000, 16)).astype(np.float32)
-    score = P.knn_accuracy(Xr, rng.integers(0, 2, 2000))
+    score = S.knn_accuracy(Xr, rng.integers(0, 2, 2000))
     assert abs(score.value - 0.5) < 0.08
 
 
@@ -159,43 +160,43 @@ def test_knn_vote_dino_weighting():
     train = np.c_[np.cos(ang), np.sin(ang)]
     y = np.array([0, 1, 1, 1])
     query = np.array([[1.0, 0.0]])
-    assert P._knn_vote(train, y, query, 3, "cosine")[0] == 0
-    assert P._knn_vote(train, y, query, 3, "euclidean")[0] == 1
+    assert S._knn_vote(train, y, query, 3, "cosine")[0] == 0
+    assert S._knn_vote(train, y, query, 3, "euclidean")[0] == 1
 
 
 def test_split_is_stratified_seeded_and_disjoint():
     labels = np.repeat(["a", "b", "c"], [50, 30, 5])
-    y, train, test = P._split(labels, seed=4)
+    y, train, test = S._split(labels, seed=4)
     assert len(np.intersect1d(train, test)) == 0 and len(train) + len(test) == len(labels)
     assert [int((labels[test] == c).sum()) for c in "abc"] == [10, 6, 1]
-    _, _, test2 = P._split(labels, seed=4)
-    _, _, test3 = P._split(labels, seed=5)
+    _, _, test2 = S._split(labels, seed=4)
+    _, _, test3 = S._split(labels, seed=5)
     np.testing.assert_array_equal(test, test2)
     assert not np.array_equal(test, test3)
 
 
 def test_linear_probe_known_answers():
     Xb, yb = blobs(300, k=3)
-    assert P.linear_probe_accuracy(Xb, yb).value == 1.0
+    assert S.linear_probe_accuracy(Xb, yb).value == 1.0
     rng = np.random.default_rng(1)
     Xr = rng.standard_normal((1000, 8)).astype(np.float32)
-    assert abs(P.linear_probe_accuracy(Xr, rng.integers(0, 2, 1000)).value - 0.5) < 0.1
+    assert abs(S.linear_probe_accuracy(Xr, rng.integers(0, 2, 1000)).value - 0.5) < 0.1
 
 
 def test_label_count_must_match():
     with pytest.raises(InputError, match="one label per point"):
-        P.knn_accuracy(X, LABELS[:-1])
+        S.knn_accuracy(X, LABELS[:-1])
 
 
 def test_trustworthiness_identity_random_and_subsample():
-    assert P.trustworthiness(X, X, k=5).value == pytest.approx(1.0)
+    assert S.trustworthiness(X, X, k=5).value == pytest.approx(1.0)
     rng = np.random.default_rng(0)
     noise = rng.standard_normal((len(X), 2)).astype(np.float32)
-    assert P.trustworthiness(X, noise, k=5).value < 0.7
-    sub = P.trustworthiness(X, X, k=5, max_points=50)
+    assert S.trustworthiness(X, noise, k=5).value < 0.7
+    sub = S.trustworthiness(X, X, k=5, max_points=50)
     assert sub.n_points == 50 and "subsample of 50 of 120" in sub.detail and sub.value == pytest.approx(1.0)
     with pytest.raises(InputError, match="k must be"):
-        P.trustworthiness(X, X, k=60)
+        S.trustworthiness(X, X, k=60)
 
 
 def test_numba_disk_cache_dir(monkeypatch, tmp_path):
@@ -231,7 +232,7 @@ def test_umap_shape_determinism_and_seed(dims):
 def test_umap_separates_blobs_and_clips_neighbours():
     proj = P.run(X, method="umap", metric="cosine", n_neighbors=500, seed=0)
     assert proj.params["n_neighbors"] == len(X) - 1
-    assert P.knn_accuracy(proj.coords, LABELS, k=5, metric="euclidean").value == 1.0
+    assert S.knn_accuracy(proj.coords, LABELS, k=5, metric="euclidean").value == 1.0
     assert P.run(X[:10], method="umap", n_neighbors=50).params["n_neighbors"] == 9
 
 
@@ -260,4 +261,4 @@ def test_umap_exact_neighbour_path_is_deterministic():
     a = P.project(Xb, method="umap", n_epochs=30, seed=0)
     b = P.project(Xb, method="umap", n_epochs=30, seed=0)
     np.testing.assert_array_equal(a, b)
-    assert P.knn_accuracy(a, yb, k=5, metric="euclidean").value > 0.99
+    assert S.knn_accuracy(a, yb, k=5, metric="euclidean").value > 0.99

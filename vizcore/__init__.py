@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from vizcore import anatomy, attention, data, embeddings, export, latent, mae, posembed, projection
+from vizcore import anatomy, attention, data, embeddings, export, latent, mae, posembed, projection, scores
 from vizcore.attention import AttentionMaps
 from vizcore.data import Dataset, load_image
 from vizcore.errors import VizcoreError
@@ -19,6 +19,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AttentionMaps", "Dataset", "MaeResult", "ModelHandle", "ModelInfo", "TokenLayout", "VizcoreError", "anatomy",
-    "attention", "data", "embeddings", "export", "latent", "mae", "posembed", "projection",
+    "attention", "data", "embeddings", "export", "latent", "mae", "posembed", "projection", "scores",
     "list_models", "load_image", "load_model",
 ]

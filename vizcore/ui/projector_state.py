@@ -20,7 +20,7 @@ import pandas as pd
 import streamlit as st
 
 import vizcore as vc
-from vizcore import embeddings, imagesets, projection
+from vizcore import embeddings, imagesets, projection, scores
 from vizcore.ui import cache
 from vizcore.ui.errors import inline_errors
 
@@ -280,19 +280,19 @@ def _projection(data_key: str, source: Source, method: Method, _X: np.ndarray) -
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def _knn(data_key: str, source: Source, _X: np.ndarray, _labels: np.ndarray) -> projection.Score:
-    return projection.knn_accuracy(_X, _labels, k=20, metric="cosine")
+def _knn(data_key: str, source: Source, _X: np.ndarray, _labels: np.ndarray) -> scores.Score:
+    return scores.knn_accuracy(_X, _labels, k=20, metric="cosine")
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def _probe(data_key: str, source: Source, _X: np.ndarray, _labels: np.ndarray) -> projection.Score:
-    return projection.linear_probe_accuracy(_X, _labels)
+def _probe(data_key: str, source: Source, _X: np.ndarray, _labels: np.ndarray) -> scores.Score:
+    return scores.linear_probe_accuracy(_X, _labels)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def _trust(data_key: str, source: Source, method: Method, _X: np.ndarray, _Y: np.ndarray) -> projection.Score:
+def _trust(data_key: str, source: Source, method: Method, _X: np.ndarray, _Y: np.ndarray) -> scores.Score:
     """Trustworthiness with k = 10 neighbours (fewer for tiny sets: k must stay below N / 2)."""
-    return projection.trustworthiness(_X, _Y, k=max(1, min(10, (min(len(_X), projection.TRUST_MAX_POINTS) - 1) // 2)))
+    return scores.trustworthiness(_X, _Y, k=max(1, min(10, (min(len(_X), scores.TRUST_MAX_POINTS) - 1) // 2)))
 
 
 _warm_lock = threading.Lock()

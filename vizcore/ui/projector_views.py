@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from vizcore import export, figures, projection, render
+from vizcore import export, figures, projection, render, scores
 from vizcore.figures.projector import MAP_HEIGHT
 from vizcore.ui.errors import inline_errors
 from vizcore.ui.projector_state import (
@@ -179,7 +179,7 @@ def quality(data: DataChoice, source: Source, method: Method, X: np.ndarray, pro
         st.caption(" · ".join(f"PC {i + 1}: {v:.1%}" for i, v in enumerate(ev)))
 
 
-def _accuracy_metric(label: str, score: projection.Score, help_text: str) -> None:
+def _accuracy_metric(label: str, score: scores.Score, help_text: str) -> None:
     chance = f"chance {score.chance:.0%}" if score.chance is not None else None
     st.metric(label, f"{score.value:.1%}", delta=chance, delta_color="off", delta_arrow="off",
               help=f"{help_text} {score.detail}")
