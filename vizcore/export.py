@@ -5,7 +5,7 @@ files follow the projector's own parsers (tensorboard/plugins/projector/vz_proje
 
 - `vectors.tsv`: one row per vector, tab-separated floats, no header, LF line endings. Values carry 7
   significant digits (relative error <= 5e-7; the projector reads them into a Float32Array anyway), formatted
-  by a small numba kernel 5-10x faster than `np.savetxt` (benchmarks/bench_projector.py).
+  by the numba kernel in `vizcore.tsv`, about 10x faster than `np.savetxt` (benchmarks/bench_projector.py).
 - `metadata.tsv`: the projector treats the first line as a header exactly when it contains a tab, so a header
   is written exactly when there is more than one column. Tabs, CR/LF and every other line separator inside a
   value become a space; None, NaN, empty and whitespace-only values become `EMPTY` (a blank line would be
@@ -34,7 +34,6 @@ takes bookmarks.txt (the projector checks that its [N, D] matches the loaded vec
 
 from __future__ import annotations
 
-import functools
 import io
 import json
 import math
@@ -49,105 +48,11 @@ import pandas as pd
 from PIL import Image
 
 from vizcore.errors import InputError
-from vizcore.projection import use_numba_disk_cache
+from vizcore.tsv import finite_vectors, write_vectors_tsv
 
 EMPTY = "<empty>"          # written for None / NaN / empty / whitespace-only metadata values
 MAX_SPRITE_PX = 8192       # the projector's MAX_SPRITE_IMAGE_SIZE_PX
-BLOCK_ROWS = 2048          # vectors formatted per block in `write_vectors_tsv`
 _BREAKS = re.compile("[\t\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")  # every separator str.splitlines knows, and tab
-
-
-def _vectors(vectors) -> np.ndarray:
-    """Array-like or tensor (N, D) -> finite float32 ndarray."""
-    if hasattr(vectors, "detach"):
-        vectors = vectors.detach().cpu().numpy()
-    with np.errstate(over="ignore"):  # values beyond float32 become inf and are refused below
-        arr = np.asarray(vectors, dtype=np.float32)
-    if arr.ndim != 2 or 0 in arr.shape:
-        raise InputError(f"Expected vectors shaped (N, D) with N, D >= 1; got {tuple(arr.shape)}.")
-    if not np.isfinite(arr).all():
-        bad = int((~np.isfinite(arr)).any(axis=1).sum())
-        raise InputError(f"{bad} vector(s) contain NaN or infinite values (after conversion to float32); "
-                         "drop or fix them before exporting.")
-    return arr
-
-
-def _format_rows(x: np.ndarray, bits: np.ndarray, pow10: np.ndarray, pairs: np.ndarray, out: np.ndarray) -> int:
-    """Write (R, D) finite float32 `x` (and `bits`, the same memory viewed as int32) as TSV rows into `out`.
-
-    Compiled by numba (`_kernel`); returns the number of bytes written. Each value: [-]d[.dddddd][e±XX], 7
-    significant digits, trailing zeros dropped, no exponent when it is 0. The decimal exponent e starts from
-    the binary one (floor((ex - 1) log10 2)) and is corrected until the mantissa m = rint(|v| 10^(6 - e))
-    has exactly 7 digits. Branch-free sign and digit pairs: ~25 ns per value, ~7x `np.savetxt`.
-    """
-    pos = 0
-    R, D = x.shape
-    for i in range(R):
-        for j in range(D):
-            v = abs(np.float64(x[i, j]))
-            out[pos] = 45  # "-", kept only for negative values (sign bit set)
-            pos += (bits[i, j] >> 31) & 1
-            if v == 0.0:
-                out[pos] = 48
-                pos += 1
-            else:
-                e = int(math.floor((((bits[i, j] >> 23) & 0xFF) - 127) * 0.3010299956639812))
-                m = int(np.rint(v * pow10[e + 60]))
-                while m >= 10_000_000:
-                    e += 1
-                    m = int(np.rint(v * pow10[e + 60]))
-                while m < 1_000_000:  # several steps only for subnormals
-                    e -= 1
-                    m = int(np.rint(v * pow10[e + 60]))
-                d0 = m // 1_000_000
-                r = m - d0 * 1_000_000  # digits d1..d6, written as three pairs
-                out[pos] = 48 + d0
-                pos += 1
-                if r != 0:
-                    out[pos] = 46  # "."
-                    p = r // 10000
-                    out[pos + 1], out[pos + 2] = pairs[p, 0], pairs[p, 1]
-                    p = (r // 100) % 100
-                    out[pos + 3], out[pos + 4] = pairs[p, 0], pairs[p, 1]
-                    p = r % 100
-                    out[pos + 5], out[pos + 6] = pairs[p, 0], pairs[p, 1]
-                    pos += 7
-                    while out[pos - 1] == 48:  # drop trailing zeros (r != 0 keeps at least one digit)
-                        pos -= 1
-                if e != 0:
-                    out[pos], out[pos + 1] = 101, (45 if e < 0 else 43)  # "e-" / "e+"
-                    out[pos + 2], out[pos + 3] = pairs[abs(e), 0], pairs[abs(e), 1]
-                    pos += 4
-            out[pos] = 9  # tab
-            pos += 1
-        out[pos - 1] = 10  # the row's last tab becomes LF
-    return pos
-
-
-_POW10 = 10.0 ** (6 - np.arange(-60, 60, dtype=np.float64))  # _POW10[e + 60] = 10^(6 - e); float32 has |e| <= 45
-_PAIRS = np.array([[48 + i // 10, 48 + i % 10] for i in range(100)], np.uint8)  # "00".."99" as bytes
-
-
-@functools.cache
-def _kernel():
-    """`_format_rows` compiled by numba (a dependency of umap-learn), cached on disk after the first compile."""
-    use_numba_disk_cache()
-    import numba
-
-    return numba.njit(cache=True, nogil=True)(_format_rows)
-
-
-def write_vectors_tsv(path: str | Path, vectors) -> Path:
-    """Write (N, D) vectors as projector TSV (no header, LF). NaN/inf raise InputError."""
-    arr, path = _vectors(vectors), Path(path)
-    kernel = _kernel()
-    out = np.empty(min(arr.shape[0], BLOCK_ROWS) * arr.shape[1] * 15, np.uint8)  # <= 15 bytes per value
-    with open(path, "wb") as f:
-        for start in range(0, arr.shape[0], BLOCK_ROWS):
-            block = np.ascontiguousarray(arr[start : start + BLOCK_ROWS])
-            used = kernel(block, block.view(np.int32), _POW10, _PAIRS, out)
-            f.write(memoryview(out)[:used])
-    return path
 
 
 def metadata_frame(metadata, n: int) -> pd.DataFrame:
@@ -240,7 +145,7 @@ def sprite(images) -> tuple[Image.Image, tuple[int, int]]:
 
 def bookmark_state(coords, shape: tuple[int, int], *, label: str, column: str | None = None) -> dict:
     """One projector `State` (data.ts) showing a precomputed 2-D/3-D map; see the module docstring."""
-    coords = _vectors(coords)
+    coords = finite_vectors(coords)
     n, dims = coords.shape
     if dims not in (2, 3) or n != shape[0]:
         raise InputError(f"The projection must be (N, 2) or (N, 3) with N = {shape[0]}; got {tuple(coords.shape)}.")
@@ -289,7 +194,7 @@ def tf_projector(out_dir: str | Path, vectors, metadata=None, *, sprite_images=N
         Written paths by role: "vectors", "config", "config_pbtxt", and "metadata", "sprite", "bookmarks"
         when written.
     """
-    arr, out = _vectors(vectors), Path(out_dir)
+    arr, out = finite_vectors(vectors), Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     n = arr.shape[0]
     paths = {"vectors": write_vectors_tsv(out / "vectors.tsv", arr)}
@@ -340,7 +245,7 @@ def coordinates_table(coords, metadata=None, ids=None) -> pd.DataFrame:
     Metadata columns named like a coordinate column get a "meta_" prefix. Object columns that mix types are
     turned into strings (missing values stay missing) so the table always converts to Parquet.
     """
-    xy = _vectors(coords)
+    xy = finite_vectors(coords)
     n, dims = xy.shape
     if dims not in (2, 3):
         raise InputError(f"Coordinates must be (N, 2) or (N, 3); got {tuple(xy.shape)}.")
