@@ -351,3 +351,22 @@ def test_rectangle_outside_the_grid_is_refused():
 @pytest.mark.parametrize("ratio", [0.0, 0.1, 0.5, 0.75, 0.9, 0.95])
 def test_kept_count_is_the_papers(ratio):
     assert mae.kept_count(196, ratio) == int(196 * (1 - ratio))
+
+
+def test_train_mae_recipe_writes_a_card_and_weights_that_load_as_a_bundled_mae(tmp_path):
+    from dataclasses import replace
+
+    import vizcore as vc
+    from vizcore.train_mae import MaeRecipe, train_mae
+
+    steps = []
+    arch = dict(embed_dim=32, depth=1, num_heads=2, decoder_embed_dim=16, decoder_depth=1, decoder_num_heads=2)
+    _, card = train_mae(epochs=1, steps_per_epoch=2, arch=arch, out_dir=tmp_path,
+                        recipe=replace(MaeRecipe(), batch_size=8, test_size=16),
+                        progress=lambda step, total, m: steps.append((step, total)))
+    assert steps[-1] == (2, 2) and card["kind"] == "mae" and card["recipe"]["mask_ratio"] == 0.75
+    m = card["metrics"]["ratio_0.75"]
+    assert set(m) == {"mae", "mean_fill", "nearest_fill"} and all(v > 0 for v in m.values())
+    handle = vc.load_model(f"file:{tmp_path / 'tiny_mae.safetensors'}")  # the card beside it names the kind
+    assert handle.kind == "mae" and handle.can_reconstruct and handle.cfg.embed_dim == 32
+    assert mae.reconstruct(handle, torch.rand(1, 3, 64, 64), seed=1).kept == 16
