@@ -22,8 +22,8 @@ import time
 import torch
 
 import vizcore as vc
-from vizcore import classify, latent
-from vizcore.train_ae import heldout, holdout
+from vizcore.analysis import classify, latent
+from vizcore.train.autoencoders import heldout, holdout
 
 
 def _bundled(kind: str) -> list:

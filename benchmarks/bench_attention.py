@@ -16,7 +16,7 @@ import time
 import torch
 
 import vizcore as vc
-from vizcore import attention
+from vizcore.analysis import attention
 
 
 def _time(fn, repeats: int) -> list[float]:

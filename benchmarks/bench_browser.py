@@ -26,7 +26,7 @@ FRAME_CHANGED = """old => [...document.querySelectorAll('[data-testid="stImage"]
 
 
 def _png(seed: int) -> bytes:
-    from vizcore.scenes import sample_scenes
+    from vizcore.data.scenes import sample_scenes
 
     buf = io.BytesIO()
     sample_scenes(seed=seed, n=1)[0][1].save(buf, "PNG")

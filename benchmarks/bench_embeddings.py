@@ -23,8 +23,8 @@ import time
 import torch
 
 import vizcore as vc
-from vizcore import embeddings
-from vizcore.scenes import make_scenes
+from vizcore.analysis import embeddings
+from vizcore.data.scenes import make_scenes
 
 BATCH = 64
 

@@ -43,7 +43,7 @@ def _child(spec: dict) -> dict:
     import sklearn.decomposition  # noqa: F401 - imported before the memory baseline
     import sklearn.manifold  # noqa: F401
 
-    from vizcore import projection, scores
+    from vizcore.analysis import projection, scores
 
     X, _ = clustered(spec["n"], spec["d"])
     warm = 0.0
@@ -123,7 +123,7 @@ def _tsv_rows(n: int, d: int = 768) -> list[dict]:
 
 
 def _score_rows(n: int) -> list[dict]:
-    from vizcore import scores
+    from vizcore.analysis import scores
 
     X, y = clustered(n, 384, seed=2)
     rows = []

@@ -16,9 +16,9 @@ import time
 
 import torch
 
+from vizcore.data.scenes import data_seed, make_scenes
 from vizcore.models.bundled import handle_from_card, models_dir
-from vizcore.scenes import make_scenes
-from vizcore.train import data_seed, evaluate_vit
+from vizcore.train.vit import evaluate_vit
 
 
 def main() -> None:

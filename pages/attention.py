@@ -15,12 +15,12 @@ st.caption("Where each head of a Vision Transformer looks, how attention flows t
            "patches drive a prediction. All maps are drawn on exactly the pixels the model saw.")
 
 choice = widgets.model_picker("vit", "mae")  # an MAE encoder is a ViT
-image, image_name = widgets.image_picker()
+picked = widgets.image_picker()
+image, image_name, key = picked.image, picked.name, picked.key
 with inline_errors():
     handle = cache.model(choice.spec, choice.pretrained)
 fit = widgets.fit_picker(handle.preprocess.dynamic_size)
 display = widgets.display_options()
-key = cache.image_key(image)
 with inline_errors():
     maps = cache.attention_maps(choice.spec, choice.pretrained, key, image, fit)
 

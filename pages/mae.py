@@ -15,7 +15,7 @@ st.caption("A masked autoencoder (He et al., 2022) sees only a few patches of an
            "all the others. Choose how many patches to hide and which ones, and compare its guess with the truth.")
 
 choice = widgets.model_picker("mae")
-image, image_name = widgets.image_picker()
+picked = widgets.image_picker()
 with inline_errors():
     handle = cache.model(choice.spec, choice.pretrained)
     views.require_decoder(handle)
@@ -23,15 +23,14 @@ if not choice.pretrained:
     st.warning("Random weights: this MAE is untrained, so its reconstructions are noise, not learned guesses.")
 st.markdown(views.describe(handle))
 masking = views.masking_controls(handle)
-key = cache.image_key(image)
 with inline_errors():
-    out = views.reconstruction(choice.spec, choice.pretrained, key, [image], masking)
+    out = cache.reconstruction(choice.spec, choice.pretrained, picked.key, [picked.image], masking)
 
 tabs = st.tabs(["Reconstruction", "Strategies side by side", "Error vs mask ratio"])
 with inline_errors(), tabs[0]:
-    views.panels(out, f"MAE reconstruction of {image_name}", masking)
+    views.panels(out, f"MAE reconstruction of {picked.name}", masking)
 with inline_errors(), tabs[1]:
-    views.strategies(choice.spec, choice.pretrained, key, [image], masking)
+    views.strategies(choice.spec, choice.pretrained, picked.key, [picked.image], masking)
 with inline_errors(), tabs[2]:
     images, set_key = views.sample_set()
     views.sweep(choice.spec, choice.pretrained, set_key, images, masking)

@@ -6,7 +6,7 @@ from vizcore.ui.shell import ensure_navigation
 
 ensure_navigation()
 
-from vizcore.posembed import NoAbsolutePositionEmbeddingError  # noqa: E402
+from vizcore.analysis.posembed import NoAbsolutePositionEmbeddingError  # noqa: E402
 from vizcore.ui import cache, widgets  # noqa: E402
 from vizcore.ui import posembed_views as views  # noqa: E402
 from vizcore.ui.errors import inline_errors  # noqa: E402
@@ -31,7 +31,7 @@ with inline_errors():
 
 if not choice.pretrained:
     st.warning("Random weights: the learned table is still its random initialisation, so similarities are noise.")
-st.info(v["scheme"])
+st.info(v.scheme)
 views.native_grid(v)
 views.native_vs_resampled(v, (int(rh), int(rw)))
 views.learned_vs_sincos(v)

@@ -6,7 +6,7 @@ from vizcore.ui.shell import ensure_navigation
 
 ensure_navigation()
 
-from vizcore.ui import cache  # noqa: E402
+from vizcore.ui import cache, widgets  # noqa: E402
 from vizcore.ui import vae_views as views  # noqa: E402
 from vizcore.ui.errors import inline_errors  # noqa: E402
 
@@ -15,7 +15,8 @@ st.caption("A variational autoencoder squeezes each image into a few numbers (it
            "image back from them. Walk between two codes, sweep one dimension at a time, map the whole space, and "
            "see how the weight β on the KL term trades detail for a tidier space.")
 
-spec, pretrained = views.model_picker("vae", "VAE model", "vae_model", default="bundled:vae_10d")
+choice = widgets.model_picker("vae", label="VAE model", key="vae_model", default="bundled:vae_10d", free_text=False)
+spec, pretrained = choice.spec, choice.pretrained
 with inline_errors():
     handle = cache.model(spec, pretrained)
     a, b = views.pick_endpoints(handle)

@@ -18,11 +18,11 @@ TINY = {
 
 
 def tiny_handle(kind: str, img_size: int = 64):
-    """A small random-weight ViT of layout `kind` at `img_size` px, wrapped in a VitHandle."""
+    """A small random-weight ViT of layout `kind` at `img_size` px, wrapped in a TimmViT."""
     import timm
 
-    from vizcore.models.base import ModelInfo, Preprocess
-    from vizcore.models.vit import VitHandle
+    from vizcore.models.protocols import ModelInfo, Preprocess
+    from vizcore.models.vit import TimmViT
 
     name, extra = TINY[kind]
     torch.manual_seed(0)
@@ -31,7 +31,7 @@ def tiny_handle(kind: str, img_size: int = 64):
         kwargs |= dict(embed_dim=64, num_heads=2)
     module = timm.create_model(name, **kwargs)
     info = ModelInfo(f"timm:{name}", name, "vit", pretrained=False)
-    return VitHandle(module, info, Preprocess(size=(img_size, img_size), dynamic_size=True))
+    return TimmViT(module, info, Preprocess(size=(img_size, img_size), dynamic_size=True))
 
 
 @pytest.fixture(params=list(TINY))

@@ -83,7 +83,7 @@ class Case:
 def consume(case: Case) -> object:
     """Call the case's entry point on its input (the library path; the app tests feed the same files)."""
     import vizcore as vc
-    from vizcore.imagesets import from_folder, from_zip
+    from vizcore.data.imagesets import from_folder, from_zip
 
     if case.entry == LOAD_IMAGE:
         return vc.load_image(Path(case.arg), **case.kwargs)
@@ -231,7 +231,7 @@ def png(colour: tuple[int, int, int] = hi.RED, size: tuple[int, int] = (8, 6)) -
 
 
 def _zip_cases(d: Path) -> list[Case]:
-    from vizcore.safezip import Reason
+    from vizcore.io.archives import Reason
 
     good = png()
     colours = (hi.RED, hi.GREEN, hi.BLUE)
@@ -306,7 +306,7 @@ _NUL_OUTCOME = (OK, {"images": 2}) if sys.version_info >= (3, 11) else (ERROR, "
 
 
 def _folder_cases(d: Path) -> list[Case]:
-    from vizcore.safezip import Reason
+    from vizcore.io.archives import Reason
 
     csvs = {  # name: (CSV bytes, expect, expected / error, note)
         "csv_labels_do_not_match": (b"file,label\nx.png,cat\ny.png,dog\nz.png,cat\n", ERROR, "InputError",

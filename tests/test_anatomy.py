@@ -11,12 +11,12 @@ import torch
 import torch.nn.functional as TF
 
 from tests.conftest import tiny_handle
-from vizcore import anatomy as A
-from vizcore import attention
-from vizcore.cka import _unbiased_hsic_terms
+from vizcore.analysis import anatomy as A
+from vizcore.analysis import attention
+from vizcore.analysis.cka import _unbiased_hsic_terms
 from vizcore.errors import InputError
 from vizcore.figures import anatomy as F
-from vizcore.layout import TokenLayout
+from vizcore.models.layout import TokenLayout
 
 VIT_B_REAL, VIT_B_SIMPLE = 86_567_656, 86_329_344
 
@@ -110,7 +110,7 @@ def test_layernorm_effect_and_residual_norms_match_the_module():
     np.testing.assert_allclose(after.mean(axis=-1), 0.0, atol=1e-4)  # fresh LayerNorm: weight 1, bias 0
     norms = A.residual_norms(handle, x)
     assert norms.shape == (handle.num_layers + 1,) and (norms > 0).all()
-    last = handle.tokens(handle.prepare(x), [-1])[0].double().norm(dim=-1).mean()
+    last = handle.intermediates(handle.prepare(x), [-1])[0].double().norm(dim=-1).mean()
     assert norms[-1] == pytest.approx(float(last), rel=1e-6)
     assert A.residual_norms(handle, x, tokens="patches").shape == norms.shape
 

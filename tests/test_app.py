@@ -54,20 +54,20 @@ def test_attention_page_controls_rerun_without_errors():
 
 def test_unknown_timm_model_is_an_inline_message_and_the_page_recovers():
     at = _page("pages/attention.py")
-    at.selectbox(key="model_choice").set_value("other-timm").run()
-    at.text_input(key="timm_name").input("vit_definitely_not_a_model").run()
+    at.selectbox(key="model").set_value("other-timm").run()
+    at.text_input(key="model_timm").input("vit_definitely_not_a_model").run()
     assert not at.exception
     assert any("timm has no model" in e.value for e in at.error)
-    at.selectbox(key="model_choice").set_value("bundled:tiny_vit").run()
+    at.selectbox(key="model").set_value("bundled:tiny_vit").run()
     assert not at.exception and not at.error
 
 
 def test_missing_timm_weights_offer_random_weights():
     at = _page("pages/attention.py")
-    at.selectbox(key="model_choice").set_value("other-timm").run()
-    at.text_input(key="timm_name").input("vit_tiny_patch16_224").run()
+    at.selectbox(key="model").set_value("other-timm").run()
+    at.text_input(key="model_timm").input("vit_tiny_patch16_224").run()
     assert any("random weights" in e.value for e in at.error)
-    at.toggle(key="random_weights").set_value(True).run()
+    at.toggle(key="model_random").set_value(True).run()
     assert not at.exception and not at.error
     assert any("Random weights" in w.value for w in at.warning)
 
@@ -84,9 +84,9 @@ def test_position_embeddings_page_draws_every_section():
 
 def test_position_embeddings_page_explains_models_without_an_absolute_table():
     at = _page("pages/posembed.py")
-    at.selectbox(key="model_choice").set_value("other-timm").run()
-    at.text_input(key="timm_name").input("beit_base_patch16_224").run()
-    at.toggle(key="random_weights").set_value(True).run()
+    at.selectbox(key="model").set_value("other-timm").run()
+    at.text_input(key="model_timm").input("beit_base_patch16_224").run()
+    at.toggle(key="model_random").set_value(True).run()
     assert not at.exception
     assert not at.error, [e.value for e in at.error]
     assert any("relative position bias" in i.value for i in at.info)
@@ -196,8 +196,8 @@ def test_mae_page_focused_masking_runs_for_both_regions(source):
 
 def test_mae_page_says_why_a_plain_vit_cannot_reconstruct():
     at = _page("pages/mae.py")
-    at.sidebar.toggle(key="random_weights").set_value(True).run()
-    at.selectbox(key="model_choice").set_value("other-timm").run()
-    at.text_input(key="timm_name").input("vit_tiny_patch16_224").run()
+    at.sidebar.toggle(key="model_random").set_value(True).run()
+    at.selectbox(key="model").set_value("other-timm").run()
+    at.text_input(key="model_timm").input("vit_tiny_patch16_224").run()
     assert not at.exception
     assert any("not a masked autoencoder with a decoder" in e.value for e in at.error)

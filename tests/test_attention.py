@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from tests.conftest import tiny_handle
-from vizcore import attention as A
+from vizcore.analysis import attention as A
 from vizcore.errors import AttentionCaptureError, InputError
 
 
@@ -18,7 +18,7 @@ def _maps_from(attn: torch.Tensor, layout) -> A.AttentionMaps:
 
 
 def _layout(prefix=1, grid=(2, 3)):
-    from vizcore.layout import TokenLayout
+    from vizcore.models.layout import TokenLayout
 
     names = ("cls",) + tuple(f"reg{i}" for i in range(1, prefix))
     return TokenLayout(prefix, grid, (4, 4), names)

@@ -10,11 +10,13 @@ import torch
 from PIL import Image
 
 import vizcore as vc
-from vizcore import classify, sparse, train_ae
+from vizcore.analysis import classify, sparse
+from vizcore.data import splits
+from vizcore.data.sprites import SHAPES, make_sprites
 from vizcore.errors import InputError, ModelError
-from vizcore.models.autoencoders import AeConfig, AutoencoderHandle, build_autoencoder, handle_for
+from vizcore.models.autoencoders import AeConfig, TorchAutoencoder, build_autoencoder, handle_for
 from vizcore.models.bundled import handle_from_card, models_dir
-from vizcore.sprites import SHAPES, make_sprites
+from vizcore.train import autoencoders as train_ae
 
 CONFIGS = {
     "ae-mlp": AeConfig("ae", (8, 8), 1, 3, hidden=(16,)),
@@ -27,7 +29,7 @@ BUNDLED_AE = sorted(p.stem for p in models_dir().glob("*.json")
                     if json.loads(p.read_text())["kind"] in ("ae", "sae", "vae"))
 
 
-def _handle(cfg: AeConfig) -> AutoencoderHandle:
+def _handle(cfg: AeConfig) -> TorchAutoencoder:
     torch.manual_seed(0)
     return handle_for(build_autoencoder(cfg), {"name": "t", "data": {"dataset": "digits"}}, "test:t")
 
@@ -136,11 +138,11 @@ def test_recipe_writes_a_loadable_float16_card(tmp_path):
 
 
 def test_holdout_split_is_fixed_stratified_and_disjoint():
-    train, test = train_ae.holdout("digits")
+    train, test = splits.holdout("digits")
     assert len(train) == 1437 and len(test) == 360
     assert not set(train.ids) & set(test.ids)
     assert np.bincount(test.labels).min() >= 35  # every digit held out
-    assert train_ae.holdout("digits")[1].ids == test.ids
+    assert splits.holdout("digits")[1].ids == test.ids
 
 
 def test_sprites_are_deterministic_and_carry_their_factors():
@@ -153,7 +155,7 @@ def test_sprites_are_deterministic_and_carry_their_factors():
 
 
 def test_classifier_comparison_scores_code_pca_and_pixels():
-    train, test = train_ae.holdout("digits")
+    train, test = splits.holdout("digits")
     h = _handle(CONFIGS["ae-mlp"])
     rows = classify.compare_features(h, train.images[:300], train.labels[:300], test.images, test.labels)
     assert [r.features for r in rows] == ["code", "PCA", "pixels"]
@@ -174,7 +176,7 @@ def test_the_bundle_has_every_model_the_pages_need():
 def test_every_bundled_autoencoder_loads_and_decodes(name):
     h = vc.load_model(f"bundled:{name}")
     assert h.info.kind in ("ae", "sae", "vae") and h.info.pretrained
-    test = train_ae.heldout(h.dataset)
+    test = splits.heldout(h.dataset)
     out = h.reconstruct(test.images[:8])
     assert out.shape == (8, *h.prepare(test.images[:1]).shape[1:]) and out.min() >= 0 and out.max() <= 1
     card = h.card
@@ -185,7 +187,7 @@ def test_every_bundled_autoencoder_loads_and_decodes(name):
 def test_bundled_ae_beats_pca_at_equal_k_on_held_out_digits():
     """Measured when bundled: ae_16d 0.0079 vs PCA-16 0.0116 (and larger gaps at k = 2, 4, 8)."""
     h = vc.load_model("bundled:ae_16d")
-    train, test = train_ae.holdout("digits")
+    train, test = splits.holdout("digits")
     ae = float(((h.reconstruct(test.images) - test.images) ** 2).mean())
     pca = classify.pca_reconstruction_mse(train.images.flatten(1).numpy(), test.images.flatten(1).numpy(), 16)
     assert ae < 0.85 * pca, (ae, pca)

@@ -26,7 +26,7 @@ def test_models_lists_bundled_and_timm(capsys):
 
 @pytest.mark.parametrize("view", ["rollout", "grad-rollout", "cls", "query"])
 def test_attention_writes_png_and_npy(tmp_path, view, capsys):
-    from vizcore.scenes import sample_scenes
+    from vizcore.data.scenes import sample_scenes
 
     img = tmp_path / "scene.png"
     sample_scenes()[0][1].save(img)
@@ -49,7 +49,7 @@ def test_attention_on_a_non_image_is_a_clear_error(tmp_path, capsys):
 
 
 def test_query_outside_grid_is_a_clear_error(tmp_path, capsys):
-    from vizcore.scenes import sample_scenes
+    from vizcore.data.scenes import sample_scenes
 
     img = tmp_path / "scene.png"
     sample_scenes()[0][1].save(img)
@@ -60,7 +60,7 @@ def test_query_outside_grid_is_a_clear_error(tmp_path, capsys):
 @pytest.mark.parametrize("extra", [[], ["--strategy", "focused", "--region", "1,1,5,5", "--keep"],
                                    ["--strategy", "focused", "--region", "rollout"]])
 def test_mae_writes_the_four_panels_png(tmp_path, extra, capsys):
-    from vizcore.scenes import sample_scenes
+    from vizcore.data.scenes import sample_scenes
 
     img = tmp_path / "scene.png"
     sample_scenes()[0][1].save(img)
@@ -72,7 +72,7 @@ def test_mae_writes_the_four_panels_png(tmp_path, extra, capsys):
 
 
 def test_mae_with_a_bad_region_is_a_clear_error(tmp_path, capsys):
-    from vizcore.scenes import sample_scenes
+    from vizcore.data.scenes import sample_scenes
 
     img = tmp_path / "scene.png"
     sample_scenes()[0][1].save(img)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -11,11 +12,11 @@ import torch.nn as nn
 from PIL import Image
 
 from tests.conftest import TINY, tiny_handle
-from vizcore import embeddings as E
+from vizcore.analysis import embeddings as E
 from vizcore.errors import InputError, ModelError
 from vizcore.models.autoencoders import AeConfig, build_autoencoder, handle_for
-from vizcore.models.base import ModelInfo, Preprocess
-from vizcore.models.vit import VitHandle
+from vizcore.models.protocols import ModelInfo, Preprocess
+from vizcore.models.vit import TimmViT
 
 AE_CONFIGS = {
     "ae": AeConfig("ae", (8, 8), 1, 3, hidden=(16,)),
@@ -47,7 +48,7 @@ def _avg_pool_vit():
     module = timm.create_model("vit_tiny_patch16_224", pretrained=False, img_size=64, depth=2, class_token=False,
                                global_pool="avg", dynamic_img_size=True)
     info = ModelInfo("timm:avg", "avg-pool ViT", "vit", pretrained=False)
-    return VitHandle(module, info, Preprocess(size=(64, 64), dynamic_size=True))
+    return TimmViT(module, info, Preprocess(size=(64, 64), dynamic_size=True))
 
 
 # ---- pooling by hand and parity with timm -------------------------------------------------------------------------
@@ -55,7 +56,7 @@ def _avg_pool_vit():
 @pytest.mark.parametrize("kind", list(TINY))
 def test_intermediate_layer_pools_the_raw_block_tokens(vits, kind):
     h, x = vits[kind], _images()
-    tokens = h.tokens(h.prepare(x), [0])[0]  # (B, N, D)
+    tokens = h.intermediates(h.prepare(x), [0])[0]  # (B, N, D)
     n_prefix = h.layout((64, 64)).num_prefix_tokens
     assert n_prefix == PREFIX[kind]
     mean = E.compute(h, x, layer=0, pooling="mean")
@@ -68,7 +69,7 @@ def test_intermediate_layer_pools_the_raw_block_tokens(vits, kind):
 def test_last_layer_is_the_final_normed_features_and_matches_timm_pre_logits(vits, kind):
     h, x = vits[kind], _images()
     m, xp = h.module, h.prepare(x)
-    raw = h.tokens(xp, [-1])[0]  # (B, N, D) before the final norm
+    raw = h.intermediates(xp, [-1])[0]  # (B, N, D) before the final norm
     with torch.inference_mode():
         normed = m.norm(raw)
         pre_logits = m.forward_head(m.forward_features(h.normalize(xp)), pre_logits=True)  # (B, D), token pool
@@ -103,15 +104,15 @@ def test_an_earlier_layer_stops_the_forward_pass_early(vits):
 
 
 class _MaeLike:
-    """A handle that speaks only the token protocol (no `normalize`, module without `forward_features`)."""
+    """A handle that speaks only the ViTHandle protocol, its module without `forward_features`."""
 
-    def __init__(self, vit: VitHandle) -> None:
+    def __init__(self, vit: TimmViT) -> None:
         self._vit = vit
         self.module = nn.Module()
         self.module.blocks, self.module.norm = vit.module.blocks, vit.module.norm
         self.info = ModelInfo("test:mae", "MAE-like", "mae", pretrained=False)
         self.preprocess, self.lock = vit.preprocess, threading.RLock()
-        self.num_layers = vit.num_layers
+        self.num_layers, self.num_heads, self.class_names = vit.num_layers, vit.num_heads, None
 
     def prepare(self, images, *, fit="resize"):
         return self._vit.prepare(images, fit=fit)
@@ -119,8 +120,14 @@ class _MaeLike:
     def layout(self, hw):
         return self._vit.layout(hw)
 
-    def tokens(self, x, layers):
-        return self._vit.tokens(x, layers)
+    def normalize(self, x):
+        return self._vit.normalize(x)
+
+    def forward(self, x):
+        return self._vit.forward(x)
+
+    def intermediates(self, x, layers):
+        return self._vit.intermediates(x, layers)
 
 
 @pytest.mark.parametrize("layer,pooling", [(0, "mean"), (-1, "cls"), (-1, "mean")])
@@ -238,8 +245,7 @@ def test_bad_arguments_are_input_errors(vits):
         E.compute(h, _images(2), batch_size=0)
     with pytest.raises(InputError, match="tensor or a list of PIL"):
         E.compute(h, "cat.jpg")
-    odd = handle_for(build_autoencoder(AE_CONFIGS["ae"]), {}, "test:x")
-    odd.info = ModelInfo("test:x", "x", "gan")
+    odd = SimpleNamespace(info=ModelInfo("test:x", "x", "gan"))  # speaks neither model protocol
     with pytest.raises(ModelError, match="kind 'gan'"):
         E.compute(odd, _images(2))
 
@@ -254,7 +260,7 @@ def test_sources_list_pixels_pca_and_embeddable_models():
 
 
 def test_bundled_tiny_vit_gives_finite_features_by_spec_or_handle(bundled):
-    from vizcore.scenes import make_scenes
+    from vizcore.data.scenes import make_scenes
 
     x = make_scenes(6, seed=1).images
     feats = E.compute(bundled, x)
@@ -269,7 +275,7 @@ def test_bundled_tiny_vit_features_separate_classes_better_than_pixels(bundled):
     from sklearn.model_selection import cross_val_score
     from sklearn.neighbors import KNeighborsClassifier
 
-    from vizcore.scenes import make_scenes
+    from vizcore.data.scenes import make_scenes
 
     s = make_scenes(400, seed=12345)
     y = s.labels.numpy()

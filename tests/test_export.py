@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from vizcore import export
+from vizcore.export import projector as export
+from vizcore.analysis.projection import Projection
 from vizcore.errors import InputError
-from vizcore.projection import Projection
 
 RNG = np.random.default_rng(0)
 HOSTILE = ["tab\there", "new\nline", "crlf\r\nend", "", None, float("nan"), "猫 🐱 ünïcødé", "x" * 10_000,

@@ -10,8 +10,9 @@ import pytest
 import torch
 from PIL import Image
 
-from vizcore import figures, render
+from vizcore import figures
 from vizcore.errors import InputError
+from vizcore.export import render
 
 GRID = (8, 8)
 

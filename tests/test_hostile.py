@@ -58,7 +58,7 @@ def _params(cases: list[Case], bugs: dict[str, str]) -> list:
 
 def _error_classes() -> dict[str, type]:
     import vizcore.data  # noqa: F401 - ImageTooLargeError
-    import vizcore.mae.checkpoints  # noqa: F401 - EncoderOnlyError, NotMaeError
+    import vizcore.models.mae.checkpoints  # noqa: F401 - EncoderOnlyError, NotMaeError
 
     found, todo = {}, [VizcoreError]
     while todo:
@@ -262,13 +262,13 @@ def _pick_model(at, case: Case) -> None:
     if case.arg.startswith("file:"):
         path, _, query = case.arg.removeprefix("file:").partition("?")
         arch = dict(p.split("=", 1) for p in query.split("&") if "=" in p).get("arch", "")
-        at.selectbox(key="model_choice").set_value("local-file").run()
-        at.text_input(key="ckpt").input(path)
-        at.text_input(key="ckpt_arch").input(arch)
+        at.selectbox(key="model").set_value("local-file").run()
+        at.text_input(key="model_ckpt").input(path)
+        at.text_input(key="model_arch").input(arch)
     else:
-        at.selectbox(key="model_choice").set_value("other-timm").run()
-        at.text_input(key="timm_name").input(case.arg.removeprefix("timm:"))
-    at.toggle(key="random_weights").set_value(not case.kwargs.get("pretrained", True))
+        at.selectbox(key="model").set_value("other-timm").run()
+        at.text_input(key="model_timm").input(case.arg.removeprefix("timm:"))
+    at.toggle(key="model_random").set_value(not case.kwargs.get("pretrained", True))
     at.run()
 
 
@@ -289,8 +289,8 @@ def test_app_model_picker(attention, case: Case) -> None:
             _assert_inline_error(at, case)
         assert case.marker is None or not case.marker.exists()
     finally:  # the session keeps working with the default model
-        at.selectbox(key="model_choice").set_value("bundled:tiny_vit")
-        at.toggle(key="random_weights").set_value(False)
+        at.selectbox(key="model").set_value("bundled:tiny_vit")
+        at.toggle(key="model_random").set_value(False)
         at.run()
     _assert_draws(at)
 

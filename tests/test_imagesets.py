@@ -21,10 +21,12 @@ import pytest
 import torch
 from PIL import Image
 
-from vizcore import data, safezip
 from vizcore.data import Dataset, load_dataset
+from vizcore.data import registry as data
+from vizcore.data.imagesets import ImageSet, Reason, from_folder, from_zip
 from vizcore.errors import InputError
-from vizcore.imagesets import ImageSet, Reason, from_folder, from_zip
+from vizcore.io import archives as safezip
+from vizcore.io import images as image_io
 
 RED, GREEN = (255, 0, 0), (0, 255, 0)
 BOMB_BYTES = 50 * 2**20
@@ -179,7 +181,7 @@ def test_total_uncompressed_limit_refuses_before_reading() -> None:
 
 
 def test_member_over_the_byte_limit_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(data, "MAX_BYTES", 2000)
+    monkeypatch.setattr(image_io, "MAX_BYTES", 2000)
     noise = np.random.default_rng(0).integers(0, 256, (40, 40, 3), dtype=np.uint8)
     big = io.BytesIO()
     Image.fromarray(noise).save(big, "PNG")

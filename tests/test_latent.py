@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 import vizcore as vc
-from vizcore import latent
+from vizcore.analysis import latent
 from vizcore.errors import InputError
 from vizcore.models.autoencoders import AeConfig, build_autoencoder, handle_for, topk_code
 

@@ -16,8 +16,10 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from vizcore import data
-from vizcore.data import MAX_PIXELS, ImageTooLargeError, load_dataset, load_image, sample_images
+from vizcore.data import load_dataset, sample_images
 from vizcore.errors import ImageError, InputError, VizcoreError
+from vizcore.io import images as image_io
+from vizcore.io.images import MAX_PIXELS, ImageTooLargeError, load_image
 
 sys.path.insert(0, str(Path(__file__).parent))
 from hostile_images import (  # noqa: E402
@@ -143,7 +145,7 @@ def test_text_mode_file_raises_image_error(png_path: Path) -> None:
 
 
 def test_byte_limit_applies_to_bytes_and_bounds_reads_of_endless_streams(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(data, "MAX_BYTES", 1000)
+    monkeypatch.setattr(image_io, "MAX_BYTES", 1000)
 
     class Endless:
         def read(self, n: int = -1) -> bytes:
@@ -191,7 +193,7 @@ def test_oversized_headers_raise_too_large_without_warnings(name: str) -> None:
 def test_zero_size_guard() -> None:
     # Pillow itself refuses zero-size headers today; the guard stays in case a plugin ever lets one through.
     with pytest.raises(ImageError, match="no pixels"):
-        data._check_size((0, 20), MAX_PIXELS)
+        image_io._check_size((0, 20), MAX_PIXELS)
 
 
 def test_global_pillow_state_is_unchanged() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vizcore import mae
+from vizcore.analysis import mae
 from vizcore.errors import InputError
 
 CFG = mae.MaeConfig(img_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=2, decoder_embed_dim=16,
@@ -77,7 +77,7 @@ def test_fixed_sincos_position_embeddings_are_stored_frozen_with_a_zero_cls_row(
     m = _model()
     assert not m.pos_embed.requires_grad and m.pos_embed.shape == (1, 17, 32)
     assert torch.equal(m.pos_embed[0, 0], torch.zeros(32))
-    from vizcore.posembed import sincos_2d
+    from vizcore.models.sincos import sincos_2d
 
     torch.testing.assert_close(m.pos_embed[0, 1:], torch.from_numpy(sincos_2d(32, (4, 4))).float())
 
@@ -177,7 +177,7 @@ def test_official_checkpoint_with_namespace_and_hf_state_dict_load_identically(t
 
     from safetensors.torch import save_file
 
-    from vizcore.mae.checkpoints import load_mae
+    from vizcore.models.mae.checkpoints import load_mae
 
     m = _model()
     sd = {k: v.contiguous() for k, v in m.state_dict().items()}
@@ -196,7 +196,7 @@ def test_official_checkpoint_with_namespace_and_hf_state_dict_load_identically(t
 
 
 def test_encoder_only_checkpoint_is_detected_with_a_reason(tmp_path):
-    from vizcore.mae.checkpoints import EncoderOnlyError, load_mae
+    from vizcore.models.mae.checkpoints import EncoderOnlyError, load_mae
 
     sd = {k: v for k, v in _model().state_dict().items() if not k.startswith(("decoder", "mask_token"))}
     path = tmp_path / "mae_pretrain_vit_tiny.pth"
@@ -207,7 +207,7 @@ def test_encoder_only_checkpoint_is_detected_with_a_reason(tmp_path):
 
 def test_checkpoint_with_other_pickled_objects_is_refused(tmp_path):
     from vizcore.errors import CheckpointError
-    from vizcore.mae.checkpoints import load_mae
+    from vizcore.models.mae.checkpoints import load_mae
 
     marker = tmp_path / "RAN"
     path = tmp_path / "odd.pth"
@@ -257,7 +257,7 @@ def test_second_generation_hf_names_and_config_json_load_through_the_file_regist
 
 def test_unknown_hf_keys_are_named_not_dropped():
     from vizcore.errors import CheckpointError
-    from vizcore.mae.checkpoints import from_hf
+    from vizcore.models.mae.checkpoints import from_hf
 
     sd = _to_hf(_model().state_dict(), 2)
     sd["vit.layers.0.attention.rotary.inv_freq"] = torch.zeros(2)
@@ -282,14 +282,14 @@ def test_official_pth_through_file_spec_gives_a_handle_whose_encoder_shares_the_
         latent, mask, _ = handle.mae.forward_encoder(handle.normalize(x), torch.arange(L).float().expand(2, L), 0.0)
     assert mask.sum() == 0
     with torch.inference_mode():
-        normed_last_block = handle.module.norm(handle.tokens(x, [-1])[0])  # (B, 1 + L, D)
+        normed_last_block = handle.module.norm(handle.intermediates(x, [-1])[0])  # (B, 1 + L, D)
     torch.testing.assert_close(normed_last_block, latent, atol=1e-5, rtol=1e-5)
 
 
 def test_encoder_only_file_works_for_attention_and_says_why_it_cannot_reconstruct(tmp_path):
     import vizcore as vc
-    from vizcore import attention
-    from vizcore.mae.checkpoints import EncoderOnlyError
+    from vizcore.analysis import attention
+    from vizcore.models.mae.checkpoints import EncoderOnlyError
 
     sd = {k: v for k, v in _model().state_dict().items() if not k.startswith(("decoder", "mask_token"))}
     path = tmp_path / "mae_pretrain_vit_tiny.pth"
@@ -357,7 +357,7 @@ def test_train_mae_recipe_writes_a_card_and_weights_that_load_as_a_bundled_mae(t
     from dataclasses import replace
 
     import vizcore as vc
-    from vizcore.train_mae import MaeRecipe, train_mae
+    from vizcore.train.mae import MaeRecipe, train_mae
 
     steps = []
     arch = dict(embed_dim=32, depth=1, num_heads=2, decoder_embed_dim=16, decoder_depth=1, decoder_num_heads=2)

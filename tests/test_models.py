@@ -14,7 +14,8 @@ from safetensors.torch import save_file
 
 import vizcore as vc
 from tests.conftest import tiny_handle
-from vizcore.errors import CheckpointError, ModelError
+from vizcore.errors import CheckpointError, InputError, ModelError
+from vizcore.models import AutoencoderHandle, ViTHandle
 
 
 @pytest.mark.parametrize("spec", ["", "vit", "nope:thing", "timm:", "bundled:"])
@@ -157,3 +158,41 @@ def test_import_vizcore_does_not_import_streamlit():
     code = "import sys, vizcore; print('streamlit' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "False", out.stderr
+
+
+# ---- the two protocols: every handle is exactly one of them ---------------------------------------------------------
+
+def _bundled_specs() -> list[str]:
+    return [i.spec for i in vc.list_models() if i.spec.startswith("bundled:")]
+
+
+@pytest.mark.parametrize("spec", _bundled_specs())
+def test_every_bundled_model_is_exactly_one_protocol(spec: str) -> None:
+    for pretrained in (True, False):
+        handle = vc.load_model(spec, pretrained=pretrained)
+        kinds = [isinstance(handle, ViTHandle), isinstance(handle, AutoencoderHandle)]
+        assert sum(kinds) == 1, f"{spec} satisfies {kinds} of (ViTHandle, AutoencoderHandle)"
+        assert isinstance(handle, vc.ModelHandle)
+        assert kinds[0] == (handle.info.kind in ("vit", "mae"))
+
+
+@pytest.mark.parametrize("kind,n_prefix", [("cls", 1), ("distilled", 2), ("registers", 5)])
+def test_tiny_timm_vits_are_vit_handles_with_their_prefix_tokens(kind: str, n_prefix: int) -> None:
+
+    h = tiny_handle(kind)
+    assert isinstance(h, ViTHandle) and not isinstance(h, AutoencoderHandle)
+    x = h.prepare(torch.rand(2, 3, 64, 64))
+    layout = h.layout(tuple(x.shape[-2:]))
+    assert layout.num_prefix_tokens == n_prefix
+    outs = h.intermediates(x, [-1, 0, -1])  # request order and repeats are kept
+    assert [tuple(t.shape) for t in outs] == [(2, layout.num_tokens, h.module.embed_dim)] * 3
+    assert torch.equal(outs[0], outs[2])
+    with torch.inference_mode():
+        ref = h.module.forward_features(h.normalize(x))  # the final norm of the last block's output
+    torch.testing.assert_close(h.module.norm(outs[0]), ref, rtol=1e-5, atol=1e-5)
+
+
+def test_intermediates_refuses_a_layer_the_model_does_not_have() -> None:
+    h = tiny_handle("cls")
+    with pytest.raises(InputError, match="does not exist"):
+        h.intermediates(h.prepare(torch.rand(1, 3, 64, 64)), [5])

@@ -11,7 +11,7 @@ import timm
 import torch
 
 from tests.conftest import tiny_handle
-from vizcore import posembed as P
+from vizcore.analysis import posembed as P
 from vizcore.errors import InputError, VizcoreError
 from vizcore.figures import posembed as F
 

@@ -11,8 +11,8 @@ import threading
 import numpy as np
 import pytest
 
-from vizcore import projection as P
-from vizcore import scores as S
+from vizcore.analysis import projection as P
+from vizcore.analysis import scores as S
 from vizcore.errors import InputError, VizcoreError
 
 

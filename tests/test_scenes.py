@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from vizcore.scenes import SHAPES, make_scenes, sample_scenes
+from vizcore.data.scenes import SHAPES, make_scenes, sample_scenes
 
 
 @pytest.fixture(scope="module")

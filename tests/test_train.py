@@ -7,10 +7,10 @@ import json
 import pytest
 import torch
 
+from vizcore.data.scenes import SHAPES, data_seed, make_scenes
 from vizcore.models.bundled import handle_from_card, models_dir
 from vizcore.models.vit import build_timm_vit
-from vizcore.scenes import SHAPES, make_scenes
-from vizcore.train import VitRecipe, data_seed, evaluate_vit, object_centres, object_patches, train_vit
+from vizcore.train.vit import VitRecipe, evaluate_vit, object_centres, object_patches, train_vit
 
 TINY = {"embed_dim": 32, "depth": 1, "num_heads": 2}
 SMOKE = VitRecipe(epochs=2, steps_per_epoch=2, batch_size=16, warmup_steps=2, test_size=32, eval_every=1)

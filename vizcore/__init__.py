@@ -7,13 +7,21 @@
 
 from __future__ import annotations
 
-from vizcore import anatomy, attention, data, embeddings, export, latent, mae, posembed, projection, scores
-from vizcore.attention import AttentionMaps
-from vizcore.data import Dataset, load_image
+import os
+
+# huggingface_hub's telemetry asks the hub for a file before a download's first request (3 s timeout): with no
+# network that pushes the "cannot reach" message past 5 s. Set before anything imports huggingface_hub.
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+from vizcore import data, export
+from vizcore.analysis import anatomy, attention, embeddings, latent, mae, posembed, projection, scores
+from vizcore.analysis.attention import AttentionMaps
+from vizcore.analysis.mae import MaeResult
+from vizcore.data import Dataset
 from vizcore.errors import VizcoreError
-from vizcore.layout import TokenLayout
-from vizcore.mae import MaeResult
+from vizcore.io.images import load_image
 from vizcore.models import ModelHandle, ModelInfo, list_models, load_model
+from vizcore.models.layout import TokenLayout
 
 __version__ = "0.1.0"
 

@@ -11,8 +11,8 @@ import plotly.graph_objects as go
 from PIL import Image
 from plotly.subplots import make_subplots
 
-from vizcore import render
 from vizcore.errors import InputError
+from vizcore.export import render
 
 IMAGE_SIDE = 384  # longest side, in pixels, of an image sent for a single overlay
 PANEL_SIDE = 192  # ... and for each panel of a multi-panel figure

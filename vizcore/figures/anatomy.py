@@ -11,8 +11,8 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
-from vizcore import render
 from vizcore.errors import InputError
+from vizcore.export import render
 from vizcore.figures._common import _array, _colorbar, _style
 
 _BINS = 80

@@ -14,8 +14,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from vizcore import render
 from vizcore.errors import InputError
+from vizcore.export import render
 from vizcore.figures._common import (
     _HEAD_SCALES,
     _HOVER,

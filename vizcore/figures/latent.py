@@ -15,8 +15,8 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
-from vizcore import render
 from vizcore.errors import InputError
+from vizcore.export import render
 from vizcore.figures._common import _colorbar, _image_trace, _style
 
 GAP = 0.15            # gap between mosaic cells as a share of a cell side

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from vizcore import render
+from vizcore.analysis.mae import PANEL_TITLES
+from vizcore.export import render
 from vizcore.figures._common import (
     PANEL_HEIGHT,
     PANEL_SIDE,
@@ -17,7 +18,6 @@ from vizcore.figures._common import (
     _style,
 )
 
-PANEL_TITLES = ("original", "masked (what the encoder sees)", "reconstruction", "reconstruction + visible")
 STRATEGY_COLOURS = {"random": "#0072B2", "block": "#D55E00", "grid": "#009E73", "focused": "#CC79A7"}  # Okabe-Ito
 
 

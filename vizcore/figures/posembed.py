@@ -13,8 +13,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from vizcore import render
 from vizcore.errors import InputError
+from vizcore.export import render
 from vizcore.figures._common import PANEL_HEIGHT, _array, _colorbar, _image_axes, _panels, _style
 
 SCALES = {"cosine": "colour scale fixed to cosine -1 … 1", "data": "colour scale from the grid's min to max"}

@@ -1,7 +1,11 @@
-"""Model registry: one spec string per model, one handle protocol for all of them.
+"""Everything that loads or defines a model: the registry, the two handle protocols and every model family.
 
 Specs: ``bundled:<name>`` (assets/models), ``timm:<name>`` (any timm ViT, weights from the local cache),
 ``file:<path>[?arch=<timm name>]`` (a local checkpoint). Adding a source is adding one entry to `SOURCES`.
+Every handle is exactly one of `ViTHandle` (ViTs and MAE encoders: `TimmViT`, `MaeViT`) and `AutoencoderHandle`
+(`TorchAutoencoder`); `ModelHandle` is their union.
+
+May import: `vizcore.io`, `vizcore.errors` (never data, analysis or anything above).
 """
 
 from __future__ import annotations
@@ -9,11 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from vizcore.errors import ModelError
-from vizcore.models.base import ModelHandle, ModelInfo, Preprocess
 from vizcore.models.bundled import list_bundled, load_bundled
 from vizcore.models.files import load_file
+from vizcore.models.protocols import AutoencoderHandle, ModelHandle, ModelInfo, Preprocess, ViTHandle
 from vizcore.models.timm_source import CURATED, list_timm, load_timm
-from vizcore.models.vit import VitHandle
+from vizcore.models.vit import TimmViT
 
 SOURCES: dict[str, Callable[..., ModelHandle]] = {
     "bundled": load_bundled,
@@ -39,5 +43,6 @@ def list_models() -> list[ModelInfo]:
     return list_bundled() + list_timm()
 
 
-__all__ = ["CURATED", "DEFAULT_MODEL", "ModelHandle", "ModelInfo", "Preprocess", "VitHandle", "list_models",
+__all__ = ["CURATED", "DEFAULT_MODEL", "AutoencoderHandle", "ModelHandle", "ModelInfo", "Preprocess", "TimmViT",
+           "ViTHandle", "list_models",
            "load_model"]

@@ -22,9 +22,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from vizcore.errors import InputError, ModelError
-from vizcore.models.base import ModelInfo, Preprocess
+from vizcore.io.images import to_tensor_batch
 from vizcore.models.checkpoints import load_into, read_state_dict
-from vizcore.models.vit import to_tensor_batch
+from vizcore.models.protocols import ModelInfo, Preprocess
 
 KINDS = ("ae", "sae", "vae")
 SPARSITIES = ("l1", "kl", "topk")
@@ -254,7 +254,7 @@ def build_autoencoder(cfg: AeConfig | dict) -> Autoencoder:
     return MODULES[cfg.kind](cfg)
 
 
-class AutoencoderHandle:
+class TorchAutoencoder:
     """An autoencoder with its preprocessing and data set: `encode` images to codes, `decode` codes to images.
 
     Images are float tensors (B, C, H, W) in [0, 1] or lists of PIL images; the handle converts them to
@@ -272,7 +272,12 @@ class AutoencoderHandle:
 
     @property
     def kind(self) -> str:
+        """"ae", "sae" or "vae" (for labels; code dispatches on the protocol and `variational`)."""
         return self.module.cfg.kind
+
+    @property
+    def variational(self) -> bool:
+        return self.module.cfg.kind == "vae"
 
     @property
     def cfg(self) -> AeConfig:
@@ -309,7 +314,7 @@ class AutoencoderHandle:
 
     def posterior(self, images) -> tuple[torch.Tensor, torch.Tensor]:
         """VAE only: images -> (mu (N, D), logvar (N, D))."""
-        if self.kind != "vae":
+        if not self.variational:
             raise InputError(f"{self.info.title} is not a VAE, so it has no posterior; pick a VAE model.")
         both = self._batched(lambda x: torch.cat(self.module.posterior(x), dim=1), self.prepare(images))
         return both[:, :self.latent_dim], both[:, self.latent_dim:]
@@ -333,17 +338,17 @@ class AutoencoderHandle:
             return torch.cat([fn(x[i:i + BATCH]) for i in range(0, max(1, len(x)), BATCH)])
 
 
-def handle_for(module: Autoencoder, card: dict, spec: str, pretrained: bool = True) -> AutoencoderHandle:
+def handle_for(module: Autoencoder, card: dict, spec: str, pretrained: bool = True) -> TorchAutoencoder:
     """Wrap a module and its model card (also used for freshly trained, unsaved models)."""
     cfg = module.cfg
     title = card.get("title", card.get("name", spec)) + ("" if pretrained else " (random weights)")
     info = ModelInfo(spec, title, cfg.kind, card.get("description", ""), pretrained=pretrained)
     pre = Preprocess(size=tuple(cfg.image_size), mean=(0.0,) * cfg.in_chans, std=(1.0,) * cfg.in_chans,
                      in_chans=cfg.in_chans)
-    return AutoencoderHandle(module, info, pre, card)
+    return TorchAutoencoder(module, info, pre, card)
 
 
-def from_card(card: dict, weights: Path | None, spec: str, pretrained: bool = True) -> AutoencoderHandle:
+def from_card(card: dict, weights: Path | None, spec: str, pretrained: bool = True) -> TorchAutoencoder:
     """`vizcore.models.bundled` builder for kinds "ae", "sae" and "vae"."""
     cfg = AeConfig.from_dict(card["architecture"])
     if cfg.kind != card["kind"]:

@@ -8,9 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from vizcore.errors import ModelError
-from vizcore.models.base import ModelInfo, Preprocess
+from vizcore.models import autoencoders
 from vizcore.models.checkpoints import load_into, read_state_dict
-from vizcore.models.vit import VitHandle, build_timm_vit
+from vizcore.models.mae import handle as mae_handle
+from vizcore.models.protocols import ModelInfo, Preprocess
+from vizcore.models.vit import TimmViT, build_timm_vit
 
 
 def assets_dir() -> Path:
@@ -60,7 +62,7 @@ def handle_from_card(card: dict, weights: Path | None, spec: str, pretrained: bo
     return builder(card, weights, spec, pretrained)
 
 
-def _vit_from_card(card: dict, weights: Path | None, spec: str, pretrained: bool) -> VitHandle:
+def _vit_from_card(card: dict, weights: Path | None, spec: str, pretrained: bool) -> TimmViT:
     module = _build_checked(card["architecture"], spec)
     if weights is not None:
         load_into(module, read_state_dict(weights), spec)
@@ -75,7 +77,7 @@ def _vit_from_card(card: dict, weights: Path | None, spec: str, pretrained: bool
     title = card.get("title", card["name"]) + ("" if pretrained else " (random weights)")
     info = ModelInfo(spec, title, card["kind"], card.get("description", ""), pretrained=pretrained)
     names = card.get("class_names")
-    return VitHandle(module, info, preprocess, tuple(names) if names else None)
+    return TimmViT(module, info, preprocess, tuple(names) if names else None)
 
 
 def _build_checked(arch: dict, spec: str):
@@ -96,13 +98,14 @@ def _build_checked(arch: dict, spec: str):
 
 BUILDERS: dict[str, Callable[[dict, Path | None, str, bool], object]] = {
     "vit": _vit_from_card,
-    **{kind: lambda *args: __import__("vizcore.models.autoencoders").models.autoencoders.from_card(*args)
-       for kind in ("ae", "sae", "vae")},  # imported on first use
-    "mae": lambda *args: __import__("vizcore.mae.handle").mae.handle.from_card(*args),
+    "ae": autoencoders.from_card,
+    "sae": autoencoders.from_card,
+    "vae": autoencoders.from_card,
+    "mae": mae_handle.from_card,
 }
 
 
-def load_bundled(name: str, *, pretrained: bool = True) -> VitHandle:
+def load_bundled(name: str, *, pretrained: bool = True) -> TimmViT:
     card_path = models_dir() / f"{name}.json"
     if not card_path.is_file():
         have = ", ".join(i.spec for i in list_bundled()) or "none"

@@ -11,11 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from vizcore.errors import CheckpointError, ModelError
-from vizcore.mae.checkpoints import NotMaeError
 from vizcore.models.bundled import handle_from_card, read_card
 from vizcore.models.checkpoints import load_into, read_state_dict
+from vizcore.models.mae.checkpoints import NotMaeError
+from vizcore.models.mae.handle import from_checkpoint
 from vizcore.models.timm_source import load_timm
-from vizcore.models.vit import VitHandle
+from vizcore.models.vit import TimmViT
 
 
 def parse_file_spec(rest: str) -> tuple[Path, dict[str, str]]:
@@ -25,7 +26,7 @@ def parse_file_spec(rest: str) -> tuple[Path, dict[str, str]]:
     return Path(path).expanduser(), params
 
 
-def load_file(rest: str, *, pretrained: bool = True) -> VitHandle:
+def load_file(rest: str, *, pretrained: bool = True) -> TimmViT:
     path, params = parse_file_spec(rest)
     spec = f"file:{rest}"
     if path.is_dir() and (path / "config.json").is_file():
@@ -52,15 +53,13 @@ def load_file(rest: str, *, pretrained: bool = True) -> VitHandle:
 
 def _mae(path: Path, spec: str, params: dict[str, str]):
     """An MAE read from its own weights (raises NotMaeError when the keys are not an MAE's)."""
-    from vizcore.mae.handle import from_checkpoint
-
     heads = params.get("heads")
     if heads is not None and not heads.isdigit():
         raise ModelError(f"heads={heads} in {spec} is not a whole number.")
     return from_checkpoint(path, spec, num_heads=int(heads) if heads else None)
 
 
-def _relabel(handle: VitHandle, spec: str, path: Path):
+def _relabel(handle: TimmViT, spec: str, path: Path):
     from dataclasses import replace
 
     return replace(handle.info, spec=spec, title=f"{path.name} ({handle.module.__class__.__name__})",

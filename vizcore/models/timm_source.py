@@ -11,9 +11,9 @@ import difflib
 import torch.nn as nn
 
 from vizcore.errors import CheckpointError, ModelError, WeightsUnavailableError
-from vizcore.models.base import ModelInfo, Preprocess
 from vizcore.models.checkpoints import read_state_dict
-from vizcore.models.vit import VitHandle, is_vit
+from vizcore.models.protocols import ModelInfo, Preprocess
+from vizcore.models.vit import TimmViT, is_vit
 
 # A short, curated list for pickers: (timm name, title).
 CURATED = (
@@ -86,7 +86,7 @@ def _create_pretrained(name: str, path: str) -> nn.Module:
         ) from None
 
 
-def load_timm(name: str, *, pretrained: bool = True, weights: str | None = None) -> VitHandle:
+def load_timm(name: str, *, pretrained: bool = True, weights: str | None = None) -> TimmViT:
     """Load timm model `name`; pretrained weights from `weights` (a local file) or the local HF cache."""
     _check_name(name)
     spec = f"timm:{name}"
@@ -103,7 +103,7 @@ def load_timm(name: str, *, pretrained: bool = True, weights: str | None = None)
         module = _create(name, pretrained=False)
     if not is_vit(module):
         raise ModelError(f"{spec} is not a plain Vision Transformer (no `blocks[i].attn`); pick a ViT-family name.")
-    return VitHandle(module, _info(spec, name, pretrained), _preprocess(module), _class_names(module))
+    return TimmViT(module, _info(spec, name, pretrained), _preprocess(module), _class_names(module))
 
 
 def _info(spec: str, name: str, pretrained: bool) -> ModelInfo:

@@ -5,15 +5,14 @@ from __future__ import annotations
 import math
 import threading
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from PIL import Image
 
 from vizcore.errors import InputError, ModelError
-from vizcore.layout import TokenLayout, vit_layout
-from vizcore.models.base import ModelInfo, Preprocess
+from vizcore.io.images import shrink, to_tensor_batch
+from vizcore.models.layout import TokenLayout, vit_layout
+from vizcore.models.protocols import ModelInfo, Preprocess
 
 FITS = ("resize", "crop", "keep_aspect")
 
@@ -44,7 +43,7 @@ def is_vit(module: nn.Module) -> bool:
     )
 
 
-class VitHandle:
+class TimmViT:
     """A timm VisionTransformer with its preprocessing, class names and token layout."""
 
     kind = "vit"
@@ -117,65 +116,26 @@ class VitHandle:
         with self.lock, torch.inference_mode():
             return self.module(self.normalize(x))
 
-    def tokens(self, x: torch.Tensor, layers: list[int]) -> list[torch.Tensor]:
+    def intermediates(self, x: torch.Tensor, indices) -> list[torch.Tensor]:
+        """Prepared images (B, C, H, W) -> [(B, N, D) tokens after block i for i in `indices`], prefix tokens first,
+        before the final norm (negative indices count from the end; repeats allowed). Runs timm's
+        `forward_intermediates` and stops after the deepest requested block."""
         n = self.num_layers
-        idx = [layer % n for layer in layers]
-        out: dict[int, torch.Tensor] = {}
-        with self.lock:  # hooks live only while this call owns the shared module
-            hooks = [self.module.blocks[i].register_forward_hook(_store(out, i)) for i in set(idx)]
-            try:
-                with torch.inference_mode():
-                    self.module.forward_features(self.normalize(x))
-            finally:
-                for h in hooks:
-                    h.remove()
-        return [out[i] for i in idx]  # each (B, N, D)
+        wanted = [int(i) % n if -n <= int(i) < n else _bad_layer(int(i), n) for i in indices]
+        take = sorted(set(wanted))
+        with self.lock, torch.inference_mode():
+            feats = self.module.forward_intermediates(self.normalize(x), indices=take, return_prefix_tokens=True,
+                                                      norm=False, stop_early=True, output_fmt="NLC",
+                                                      intermediates_only=True)
+        by_block = {}
+        for i, f in zip(take, feats):
+            patches, prefix = f if isinstance(f, tuple) else (f, None)  # (B, P, D), (B, n_prefix, D) or None
+            by_block[i] = patches if prefix is None else torch.cat([prefix, patches], dim=1)  # (B, N, D)
+        return [by_block[i] for i in wanted]
 
 
-def _store(out: dict, i: int):
-    def hook(_module, _inputs, output):
-        out[i] = output.detach()
-    return hook
-
-
-def shrink(images, size: tuple[int, int]):
-    """PIL images much larger than `size` (H, W) box-reduced by an integer factor to about twice it, before any
-    float conversion: a 36-megapixel upload then costs megabytes, not a gigabyte. Tensors pass through."""
-    if isinstance(images, Image.Image):
-        return shrink([images], size)[0]
-    if not isinstance(images, (list, tuple)):
-        return images
-    out = []
-    for im in images:
-        if isinstance(im, Image.Image):
-            factor = int(min(im.width / (2 * size[1]), im.height / (2 * size[0])))
-            im = im.reduce(factor) if factor >= 2 else im
-        out.append(im)
-    return out
-
-
-def to_tensor_batch(images) -> torch.Tensor:
-    """A (B, C, H, W) tensor in [0, 1], a (C, H, W) tensor, a PIL image or a list of PIL images -> (B, C, H, W)."""
-    if isinstance(images, Image.Image):
-        images = [images]
-    if isinstance(images, (list, tuple)):
-        if not images:
-            raise InputError("No images were given. Add at least one image.")
-        if not all(isinstance(im, Image.Image) for im in images):
-            return torch.stack([to_tensor_batch(im)[0] for im in images])
-        sizes = {im.size for im in images}
-        if len(sizes) > 1:
-            raise InputError("Images in one batch must share a size; resize them first or pass them one at a time.")
-        arrays = [np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0 for im in images]
-        return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
-    if isinstance(images, torch.Tensor):
-        x = images.float()
-        if x.ndim == 3:
-            x = x.unsqueeze(0)
-        if x.ndim != 4 or x.shape[1] not in (1, 3):
-            raise InputError(f"Expected images shaped (B, C, H, W) with C = 1 or 3, got {tuple(images.shape)}.")
-        return x
-    raise InputError(f"Cannot use {type(images).__name__} as images: pass PIL images or a (B, C, H, W) tensor.")
+def _bad_layer(index: int, n: int) -> int:
+    raise InputError(f"Layer {index} does not exist: the model has {n} blocks (use 0..{n - 1} or -1 for the last).")
 
 
 def _resize_short_side_crop(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

@@ -6,7 +6,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from vizcore import anatomy, figures
+from vizcore import figures
+from vizcore.analysis import anatomy
+from vizcore.ui import cache
 
 
 def parameters(handle) -> None:
@@ -56,21 +58,21 @@ def activations() -> None:
                "exactly zero, unlike ReLU's.")
 
 
-def over_images(v: dict, handle) -> None:
-    st.subheader(f"Statistics over {v['n_images']} images")
+def over_images(v: cache.AnatomyViews, handle) -> None:
+    st.subheader(f"Statistics over {v.n_images} images")
     st.plotly_chart(figures.attention_distance_figure(
-        v["distance"], title="Mean attention distance per head vs depth (ViT Fig. 7, right)",
-        patch_size=v["patch_size"]), width="stretch")
+        v.distance, title="Mean attention distance per head vs depth (ViT Fig. 7, right)",
+        patch_size=v.patch_size), width="stretch")
     st.caption("Pixel distance between query and key patch centres, weighted by attention (prefix tokens "
                "removed, rows re-normalised). Early heads of trained ViTs mix local and global; later ones are global.")
     left, right = st.columns(2)
     left.plotly_chart(figures.layernorm_hist_figure(
-        v["ln_before"], v["ln_after"], title="Token features before and after block 0's LayerNorm"),
+        v.ln_before, v.ln_after, title="Token features before and after block 0's LayerNorm"),
         width="stretch")
     right.plotly_chart(figures.residual_norm_figure(
-        v["residual"], title="Norm of the residual stream across layers"), width="stretch")
+        v.residual, title="Norm of the residual stream across layers"), width="stretch")
     st.plotly_chart(figures.cka_figure(
-        v["cka"], title=f"Layer-to-layer linear CKA over {v['n_tokens']:,} token representations"),
+        v.cka, title=f"Layer-to-layer linear CKA over {v.n_tokens:,} token representations"),
         width="stretch")
     st.caption("Linear CKA (Kornblith et al. 2019; as used by Raghu et al. 2021), float64: 1 means two layers "
                "represent the tokens the same way up to rotation and scale.")

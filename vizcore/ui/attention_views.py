@@ -7,7 +7,9 @@ import io
 import numpy as np
 import streamlit as st
 
-from vizcore import attention, figures, render
+from vizcore import figures
+from vizcore.analysis import attention
+from vizcore.export import render
 from vizcore.ui import cache
 
 EXPLAIN_PREFIX = {

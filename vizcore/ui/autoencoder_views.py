@@ -11,10 +11,11 @@ import numpy as np
 import streamlit as st
 import torch
 
-from vizcore import figures, sparse, train_ae
+from vizcore import figures
+from vizcore.analysis import sparse
 from vizcore.errors import VizcoreError
+from vizcore.train import autoencoders as train_ae
 from vizcore.ui import cache
-from vizcore.ui.vae_views import _bundled
 
 log = logging.getLogger("vizcore.ui")
 DATASET = "digits"
@@ -22,7 +23,7 @@ DATASET = "digits"
 
 def _specs(kind: str) -> list[str]:
     """Bundled models of `kind` trained on the page's data set, in listing order."""
-    return [s for s in _bundled(kind) if cache.model(s, True).dataset == DATASET]
+    return [s for s in cache.model_specs(kind) if cache.model(s, True).dataset == DATASET]
 
 
 def _dim(spec: str) -> int:
@@ -56,7 +57,7 @@ def reconstructions() -> None:
     for spec in picks:
         h = cache.model(spec, True)
         rows.append(h.reconstruct(x))
-        labels.append(f"{h.info.title.split(' · ')[0]} {h.latent_dim}{'u' if h.kind == 'sae' else 'd'} · "
+        labels.append(f"{h.info.title.split(' · ')[0]} {h.latent_dim}{'u' if h.info.kind == 'sae' else 'd'} · "
                       f"MSE {cache.heldout_mse(spec, True):.4f}")
     st.plotly_chart(figures.image_grid(
         torch.stack(rows), title="Held-out digits and their reconstructions", row_labels=labels,
@@ -101,8 +102,8 @@ def classification() -> None:
         if "accuracy" in m:  # measured at training time with the same split and classifier
             acc, dims = m["accuracy"], m["accuracy_dims"]["PCA"]
         else:
-            probes = {p["features"]: p for p in cache.probe_table(spec, True)}
-            acc, dims = {k: p["accuracy"] for k, p in probes.items()}, probes["PCA"]["dims"]
+            probes = {p.features: p for p in cache.probe_table(spec, True)}
+            acc, dims = {k: p.accuracy for k, p in probes.items()}, probes["PCA"].dims
         rows.append({"model": f"{spec.split(':', 1)[-1]} (k={h.latent_dim})", "spec": spec, **acc,
                      "PCA dims": dims})
     st.plotly_chart(figures.accuracy_figure(rows, title="Held-out accuracy: code vs PCA (same k) vs raw pixels"),
@@ -124,7 +125,7 @@ def sparse_units() -> None:
     spec = c1.selectbox("Sparse AE", specs, format_func=_title, key="ae_sae")
     h = cache.model(spec, True)
     s = cache.latent_summary(spec, True)
-    codes = s["codes"]
+    codes = s.codes
     stats = sparse.sparse_stats(codes, sparse.active_threshold(h.cfg.sparsity))
     st.plotly_chart(figures.sparsity_figure(codes, stats.active_fraction, stats.unit_frequency,
                                             threshold=stats.threshold,

@@ -8,8 +8,12 @@ import numpy as np
 import streamlit as st
 import torch
 
-from vizcore import attention, figures, mae, render
-from vizcore.figures.mae import PANEL_TITLES
+from vizcore import figures
+from vizcore.analysis import attention, mae
+from vizcore.analysis.mae import PANEL_TITLES
+from vizcore.errors import ModelError
+from vizcore.export import render
+from vizcore.models.mae.handle import ENCODER_ONLY, MaeViT
 from vizcore.ui import cache
 
 STRATEGY_HELP = {
@@ -36,6 +40,18 @@ class Masking:
     strength: float = 1.0
     hide: bool = True
     unnormalize: str = "visible"
+
+    def noise(self, handle, x: torch.Tensor) -> torch.Tensor:
+        """The shuffle noise (B, L) this choice gives for prepared images `x` (B, C, H, W)."""
+        g, B = handle.cfg.grid, x.shape[0]
+        base = mae.strategy_noise("random" if self.strategy == "focused" else self.strategy, B, g, seed=self.seed)
+        if self.strategy != "focused":
+            return base
+        if self.focus_source == "rectangle":
+            region = mae.rectangle_region(g, *self.rectangle)
+        else:
+            region = mae.attention_region(attention.rollout(attention.capture(handle, x)), g)
+        return mae.focus_noise(base, region, strength=self.strength, hide=self.hide)
 
 
 def masking_controls(handle) -> Masking:
@@ -91,46 +107,18 @@ def _unnormalize_choice(handle) -> str:
                          "own mean and variance to display them leaks information the model never saw.")
 
 
-@st.cache_data(max_entries=64, show_spinner="Reconstructing…")
-def reconstruction(spec: str, pretrained: bool, key: str, _images: list, m: Masking) -> dict:
-    """Four panels, mask, error and kept count for each image; `key` (content hashes) is what the cache sees."""
-    handle = cache.model(spec, pretrained)
-    x = torch.cat([handle.prepare([im]) for im in _images])  # (B, C, H, W): each image resized on its own
-    r = mae.reconstruct(handle, x, mask_ratio=m.ratio, unnormalize=m.unnormalize, noise=_noise(handle, x, m))
-    g = handle.cfg.grid
-    return {"panels": [r.original, r.masked, r.reconstruction, r.pasted], "mask": r.mask.reshape(-1, g, g),
-            "error": r.patch_error, "kept": r.kept, "hidden_mse": _hidden_mse(r)}
-
-
-def _noise(handle, x: torch.Tensor, m: Masking) -> torch.Tensor:
-    g, B = handle.cfg.grid, x.shape[0]
-    base = mae.strategy_noise("random" if m.strategy == "focused" else m.strategy, B, g, seed=m.seed)
-    if m.strategy != "focused":
-        return base
-    if m.focus_source == "rectangle":
-        region = mae.rectangle_region(g, *m.rectangle)
-    else:
-        region = mae.attention_region(attention.rollout(attention.capture(handle, x)), g)
-    return mae.focus_noise(base, region, strength=m.strength, hide=m.hide)
-
-
-def _hidden_mse(r: mae.MaeResult) -> list[float]:
-    err = r.patch_error.flatten(1)  # (B, L)
-    return ((err * r.mask).sum(1) / r.mask.sum(1).clamp_min(1)).tolist()
-
-
-def panels(out: dict, title: str, m: Masking) -> None:
+def panels(out: cache.Reconstruction, title: str, m: Masking) -> None:
     """The four panels of image 0 as a figure, a PNG download, and the per-patch error heatmap."""
-    imgs = [p[0] for p in out["panels"]]
-    mse = out["hidden_mse"][0]
-    sub = f"mask ratio {m.ratio:.2f} · {out['kept']} patches kept · {m.strategy} · seed {m.seed}"
-    if out["mask"][0].sum() > 0:
+    imgs = [p[0] for p in out.panels]
+    mse = out.hidden_mse[0]
+    sub = f"mask ratio {m.ratio:.2f} · {out.kept} patches kept · {m.strategy} · seed {m.seed}"
+    if out.mask[0].sum() > 0:
         sub += f" · MSE on hidden patches {mse:.4f}"
     st.plotly_chart(figures.mae_panels(*imgs, title=title, subtitle=sub), width="stretch")
     png = render.to_png(render.labelled_strip(imgs, list(PANEL_TITLES)), scale=1)
     st.download_button("Download the panels (PNG)", png, file_name="mae_panels.png", mime="image/png",
                        icon=":material/download:")
-    st.plotly_chart(figures.patch_error_figure(out["error"][0], out["mask"][0]), width="stretch")
+    st.plotly_chart(figures.patch_error_figure(out.error[0], out.mask[0]), width="stretch")
 
 
 def strategies(spec: str, pretrained: bool, key: str, images: list, m: Masking) -> None:
@@ -139,8 +127,8 @@ def strategies(spec: str, pretrained: bool, key: str, images: list, m: Masking) 
     rows = {}
     for name in names:
         plain = Masking(m.ratio, name, m.seed, unnormalize=m.unnormalize)
-        out = reconstruction(spec, pretrained, key, images, m if name == "focused" else plain)
-        rows[name] = (out["panels"][1][0], out["panels"][3][0], out["kept"])
+        out = cache.reconstruction(spec, pretrained, key, images, m if name == "focused" else plain)
+        rows[name] = (out.panels[1][0], out.panels[3][0], out.kept)
     st.plotly_chart(figures.strategies_figure(rows), width="stretch")
 
 
@@ -160,8 +148,9 @@ def sweep(spec: str, pretrained: bool, key: str, images: list, m: Masking) -> No
     for i, name in enumerate(names):
         errors[name] = []
         for j, ratio in enumerate(SWEEP_RATIOS):
-            out = reconstruction(spec, pretrained, key, images, Masking(ratio, name, m.seed, unnormalize=m.unnormalize))
-            errors[name].append(float(np.mean(out["hidden_mse"])))
+            plain = Masking(ratio, name, m.seed, unnormalize=m.unnormalize)
+            out = cache.reconstruction(spec, pretrained, key, images, plain)
+            errors[name].append(float(np.mean(out.hidden_mse)))
             bar.progress((i * len(SWEEP_RATIOS) + j + 1) / (len(names) * len(SWEEP_RATIOS)))
     bar.empty()
     st.plotly_chart(figures.error_vs_ratio_figure(SWEEP_RATIOS, errors), width="stretch")
@@ -172,10 +161,7 @@ def sweep(spec: str, pretrained: bool, key: str, images: list, m: Masking) -> No
 
 def require_decoder(handle) -> None:
     """A clear reason when the chosen model cannot reconstruct (a plain ViT or an encoder-only MAE)."""
-    from vizcore.errors import ModelError
-    from vizcore.mae.handle import ENCODER_ONLY
-
-    if getattr(handle, "kind", "") != "mae":
+    if not isinstance(handle, MaeViT):
         raise ModelError(f"{handle.info.title} is not a masked autoencoder with a decoder. {ENCODER_ONLY}")
     handle.require_decoder()
 
@@ -188,8 +174,6 @@ def describe(handle) -> str:
 
 
 def sample_set() -> tuple[list, str]:
-    """The bundled sample images (scenes and photos) for the sweep, with a content key."""
-    from vizcore.ui.widgets import _samples
-
-    images = list(_samples().values())
-    return images, "|".join(cache.image_key(im) for im in images)
+    """The bundled sample images (scenes and photos) for the sweep, with one content key for the set."""
+    picked = cache.samples().values()
+    return [im for im, _ in picked], "|".join(key for _, key in picked)

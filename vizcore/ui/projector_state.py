@@ -9,8 +9,6 @@ inside the cached functions, so a cache hit replays (and clears) them cleanly. T
 
 from __future__ import annotations
 
-import hashlib
-import io
 import logging
 import threading
 from dataclasses import dataclass
@@ -20,13 +18,15 @@ import pandas as pd
 import streamlit as st
 
 import vizcore as vc
-from vizcore import embeddings, imagesets, projection, scores
-from vizcore.ui import cache
+from vizcore.analysis import embeddings, projection
+from vizcore.data import imagesets
+from vizcore.models import ViTHandle
+from vizcore.ui import cache, widgets
 from vizcore.ui.errors import inline_errors
 
 log = logging.getLogger("vizcore.ui")
 
-UPLOAD, OTHER = "upload", "other"
+UPLOAD = "upload"
 APP_MAX_IMAGES = imagesets.MAX_IMAGES
 METHOD_NAMES = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
 PROBE_AUTO_MAX_DIM = 1024  # wider features (e.g. 12,288 raw pixels) take about a minute: the probe waits for a click
@@ -83,7 +83,9 @@ class Method:
 
 
 @dataclass(frozen=True)
-class Display:
+class MapOptions:
+    """How the map is coloured and searched."""
+
     color_by: str
     search: str
     search_in: str
@@ -111,36 +113,11 @@ def data_picker() -> DataChoice:
         st.info("Upload a zip of images in the sidebar, or pick a bundled data set.")
         st.stop()
     blob = up.getvalue()
-    sha = hashlib.sha256(blob).hexdigest()
+    sha = cache.bytes_key(blob)
     with inline_errors():
-        image_set = _upload_set(sha, up.name, blob)
+        image_set = cache.upload_set(sha, up.name, blob, APP_MAX_IMAGES)
     _skip_summary(image_set)
     return DataChoice(f"upload:{sha[:16]}", up.name, image_set.dataset)
-
-
-@st.cache_resource(max_entries=4, show_spinner=False)
-def _upload_set(sha: str, name: str, _blob: bytes) -> imagesets.ImageSet:
-    """The images of an uploaded zip, keyed by its sha256 (`_blob` itself is never hashed by Streamlit)."""
-    bar = st.progress(0.0, text=f"Reading {name}…")
-    upload = io.BytesIO(_blob)
-    upload.name = name  # messages name the user's file
-    try:
-        return imagesets.from_zip(upload, max_images=APP_MAX_IMAGES, progress=_throttled(bar, "Decoding"))
-    finally:
-        bar.empty()
-
-
-def _throttled(bar, verb: str):
-    """A progress(done, total) callback that redraws the bar at most 100 times."""
-    last = [-1]
-
-    def update(done: int, total: int) -> None:
-        pct = int(100 * done / max(total, 1))
-        if pct != last[0]:
-            last[0] = pct
-            bar.progress(pct / 100, text=f"{verb}: {done:,} of {total:,} images")
-
-    return update
 
 
 def _skip_summary(image_set: imagesets.ImageSet) -> None:
@@ -152,43 +129,23 @@ def _skip_summary(image_set: imagesets.ImageSet) -> None:
         st.dataframe(pd.DataFrame(image_set.skipped[:500], columns=["file", "reason"]), hide_index=True)
 
 
-@st.cache_data(ttl=60, show_spinner=False)
-def _sources() -> dict[str, str]:
-    return {i.spec: i.title + ("" if i.offline else " · weights not on this machine")
-            for i in embeddings.list_sources()}
-
-
 def source_picker(where, key: str, default: str, data: DataChoice, *, stop: bool = True) -> Source | None:
-    """An embedding source with its layer and pooling (ViT / MAE) and random weights (models), drawn in `where`.
-
-    Returns None (after an inline message) when the model cannot be loaded and `stop` is False.
-    """
-    labels = _sources() | {OTHER: "Other model spec…"}
-    specs = list(labels)
-    spec = where.selectbox("Embedding source", specs, index=specs.index(default) if default in specs else 0,
-                           format_func=labels.get, key=key,
-                           help="Raw pixels and PCA are baselines; the bundled models were trained here.")
-    title = labels[spec]
-    if spec == OTHER:
-        spec = where.text_input("Model spec", placeholder="timm:vit_small_patch16_224.dino", key=f"{key}_spec",
-                                help="timm:<name> (weights from the local cache) or file:<path to a checkpoint>")
-        spec, title = spec.strip(), spec.strip()
-        if not spec:
-            where.info("Type a model spec to continue.")
-            if stop:
-                st.stop()
-            return None
-    if spec == "pixels" or spec.startswith("pca:"):
-        return Source(spec, title)
-    pretrained = not where.toggle("Random weights (untrained)", value=False, key=f"{key}_random",
-                                  help="The same architecture before training: see what learning added.")
-    title += "" if pretrained else " (random weights)"
+    """An embedding source (pixels, PCA or any model, through the one model picker) with its layer and pooling
+    (ViTs and MAE encoders), drawn in `where`. Returns None (after an inline message) when the model cannot be
+    loaded and `stop` is False."""
+    pixel_like = {i.spec: i.title for i in cache.embedding_sources() if i.kind in ("pixels", "pca")}
+    choice = widgets.model_picker(*embeddings.TOKEN_KINDS, *embeddings.CODE_KINDS, label="Embedding source",
+                                  key=key, default=default, where=where, extra=pixel_like, stop=stop)
+    if choice is None:
+        return None
+    if choice.spec in pixel_like:
+        return Source(choice.spec, choice.title)
     with inline_errors(stop=stop):
-        handle = cache.model(spec, pretrained)
+        handle = cache.model(choice.spec, choice.pretrained)
         _domain_note(where, handle, data)
-        if handle.info.kind not in embeddings.TOKEN_KINDS:
-            return Source(spec, title, pretrained)
-        return Source(spec, title, pretrained, *_token_options(where, key, handle))
+        if not isinstance(handle, ViTHandle):
+            return Source(choice.spec, choice.title, choice.pretrained)
+        return Source(choice.spec, choice.title, choice.pretrained, *_token_options(where, key, handle))
     return None
 
 
@@ -250,49 +207,14 @@ def features(data: DataChoice, source: Source) -> np.ndarray:
         X = data.dataset.images.flatten(1).numpy()
         X.flags.writeable = False  # (the view only: the data set stays as it is)
         return X
-    return _features(data.key, source, data.dataset)
-
-
-@st.cache_resource(max_entries=8, show_spinner=False)
-def _features(data_key: str, source: Source, _dataset: vc.Dataset) -> np.ndarray:
-    model = source.spec if source.spec.startswith("pca:") else cache.model(source.spec, source.pretrained)
-    n = len(_dataset)
-    bar = st.progress(0.0, text=f"Embedding {n:,} images with {source.title}…")
-    try:
-        X = embeddings.compute(model, _dataset.images, layer=source.layer, pooling=source.pooling,
-                               progress=_throttled(bar, f"Embedding with {source.title}"))
-    finally:
-        bar.empty()
-    X.flags.writeable = False  # shared by every session
-    return X
+    return cache.features(data.key, source, data.dataset)
 
 
 def project(data: DataChoice, source: Source, method: Method, X: np.ndarray) -> projection.Projection:
     slow = "" if method.method == "pca" else " (t-SNE and UMAP on all points take seconds to minutes)"
     with st.spinner(f"{method.name}: mapping all {len(X):,} points of {X.shape[1]:,} dimensions to "
                     f"{method.dims}-D{slow}…"):
-        return _projection(data.key, source, method, X)
-
-
-@st.cache_data(max_entries=48, show_spinner=False)
-def _projection(data_key: str, source: Source, method: Method, _X: np.ndarray) -> projection.Projection:
-    return projection.run(_X, method=method.method, dims=method.dims, seed=method.seed, **dict(method.params))
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def _knn(data_key: str, source: Source, _X: np.ndarray, _labels: np.ndarray) -> scores.Score:
-    return scores.knn_accuracy(_X, _labels, k=20, metric="cosine")
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def _probe(data_key: str, source: Source, _X: np.ndarray, _labels: np.ndarray) -> scores.Score:
-    return scores.linear_probe_accuracy(_X, _labels)
-
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def _trust(data_key: str, source: Source, method: Method, _X: np.ndarray, _Y: np.ndarray) -> scores.Score:
-    """Trustworthiness with k = 10 neighbours (fewer for tiny sets: k must stay below N / 2)."""
-    return scores.trustworthiness(_X, _Y, k=max(1, min(10, (min(len(_X), scores.TRUST_MAX_POINTS) - 1) // 2)))
+        return cache.projection_of(data.key, source, method, X)
 
 
 _warm_lock = threading.Lock()

@@ -8,8 +8,11 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from vizcore import export, figures, projection, render, scores
+from vizcore import export, figures
+from vizcore.analysis import projection, scores
+from vizcore.export import render
 from vizcore.figures.projector import MAP_HEIGHT
+from vizcore.ui import cache
 from vizcore.ui.errors import inline_errors
 from vizcore.ui.projector_state import (
     DEFAULT_COMPARE,
@@ -24,12 +27,9 @@ from vizcore.ui.projector_state import (
     THUMB,
     TRUST_HELP,
     DataChoice,
-    Display,
+    MapOptions,
     Method,
     Source,
-    _knn,
-    _probe,
-    _trust,
     features,
     project,
     source_picker,
@@ -43,7 +43,7 @@ def describe(data: DataChoice, source: Source, X: np.ndarray, proj: projection.P
             f"{METHOD_NAMES[proj.method]} {proj.coords.shape[1]}-D of all points in {proj.seconds:.1f} s")
 
 
-def map_controls(data: DataChoice, method: Method) -> Display:
+def map_controls(data: DataChoice, method: Method) -> MapOptions:
     columns = ["label", *data.dataset.metadata]
     c1, c2, c3, c4 = st.columns([2, 3, 2, 2], vertical_alignment="bottom")
     color_by = c1.selectbox("Colour by", columns, key="pj_color")
@@ -51,7 +51,7 @@ def map_controls(data: DataChoice, method: Method) -> Display:
                            help="Highlights the points whose value matches (exactly, or else as a substring).")
     search_in = c3.selectbox("Search in", ["label", "id", *data.dataset.metadata], key="pj_search_in")
     contours = c4.toggle("Density contours", value=False, key="pj_contours", disabled=method.dims == 3)
-    return Display(color_by, search.strip(), search_in, contours and method.dims == 2)
+    return MapOptions(color_by, search.strip(), search_in, contours and method.dims == 2)
 
 
 def _column(data: DataChoice, name: str) -> np.ndarray:
@@ -63,7 +63,7 @@ def _column(data: DataChoice, name: str) -> np.ndarray:
     return np.asarray(d.metadata[name], dtype=object)
 
 
-def search_matches(data: DataChoice, display: Display) -> np.ndarray | None:
+def search_matches(data: DataChoice, display: MapOptions) -> np.ndarray | None:
     """(N,) bool of the points whose `search_in` value equals the query (case-insensitive), else contains it."""
     if not display.search:
         return None
@@ -101,7 +101,7 @@ def _hover(data: DataChoice, color_by: str) -> np.ndarray:
     return np.asarray([f"{b}<br>{color_by} {v}" for b, v in zip(base, d.metadata[color_by])], dtype=object)
 
 
-def map_figure(data: DataChoice, source: Source, proj: projection.Projection, display: Display, *,
+def map_figure(data: DataChoice, source: Source, proj: projection.Projection, display: MapOptions, *,
                matches=None, height: int = MAP_HEIGHT, color_by: str | None = None):
     dims = proj.coords.shape[1]
     name = METHOD_NAMES[proj.method]
@@ -119,7 +119,7 @@ def map_figure(data: DataChoice, source: Source, proj: projection.Projection, di
         **_colours(data, color_by or display.color_by))
 
 
-def draw_map(data: DataChoice, source: Source, proj: projection.Projection, display: Display,
+def draw_map(data: DataChoice, source: Source, proj: projection.Projection, display: MapOptions,
              matches) -> list[int]:
     """The main map; returns the global rows of the points selected on it (2-D only)."""
     fig = map_figure(data, source, proj, display, matches=matches)
@@ -164,11 +164,11 @@ def quality(data: DataChoice, source: Source, method: Method, X: np.ndarray, pro
                    "CSV) to score the embedding.")
     else:
         with st.spinner("Scoring the embedding…"), inline_errors(stop=False):
-            _accuracy_metric("kNN accuracy (k=20)", _knn(data.key, source, X, labels), KNN_HELP)
+            _accuracy_metric("kNN accuracy (k=20)", cache.knn_score(data.key, source, X, labels), KNN_HELP)
         with inline_errors(stop=False):
             _probe_metric(data, source, X, labels)
     with st.spinner("Scoring the map…"), inline_errors(stop=False):
-        t = _trust(data.key, source, method, X, proj.coords)
+        t = cache.trust_score(data.key, source, method, X, proj.coords)
         st.metric(f"Trustworthiness ({proj.coords.shape[1]}-D)", f"{t.value:.3f}",
                   help=f"{TRUST_HELP} {t.detail}")
     if proj.explained_variance is not None:
@@ -192,7 +192,7 @@ def _probe_metric(data: DataChoice, source: Source, X: np.ndarray, labels: np.nd
                   help=PROBE_HELP, on_click=lambda: st.session_state.update({key: True}))
         return
     with st.spinner("Training the linear probe…"):
-        _accuracy_metric("Linear probe", _probe(data.key, source, X, labels), PROBE_HELP)
+        _accuracy_metric("Linear probe", cache.probe_score(data.key, source, X, labels), PROBE_HELP)
 
 
 # ---- tabs ---------------------------------------------------------------------------------------------------------
@@ -276,22 +276,22 @@ def compare(data: DataChoice, method: Method) -> None:
 def _compare_column(data: DataChoice, source: Source, method: Method, key: str) -> dict[str, float | None]:
     X = features(data, source)
     proj = project(data, source, method, X)
-    display = Display("label", "", "label", False)
+    display = MapOptions("label", "", "label", False)
     st.plotly_chart(map_figure(data, source, proj, display, height=480), width="stretch", key=f"{key}_map")
     labels = data.dataset.labels
     out: dict[str, float | None] = {"kNN accuracy": None, "linear-probe accuracy": None, "trustworthiness": None}
     cols = st.columns(3)
     if len(np.unique(labels)) >= 2:
-        knn = _knn(data.key, source, X, labels)
+        knn = cache.knn_score(data.key, source, X, labels)
         cols[0].metric("kNN accuracy", f"{knn.value:.1%}", help=f"{KNN_HELP} {knn.detail}")
         out["kNN accuracy"] = knn.value
         if X.shape[1] <= PROBE_AUTO_MAX_DIM:
-            probe = _probe(data.key, source, X, labels)
+            probe = cache.probe_score(data.key, source, X, labels)
             cols[1].metric("Linear probe", f"{probe.value:.1%}", help=f"{PROBE_HELP} {probe.detail}")
             out["linear-probe accuracy"] = probe.value
         else:
             cols[1].metric("Linear probe", "–", help=f"Skipped: {X.shape[1]:,}-d features take about a minute.")
-    t = _trust(data.key, source, method, X, proj.coords)
+    t = cache.trust_score(data.key, source, method, X, proj.coords)
     cols[2].metric("Trustworthiness", f"{t.value:.3f}", help=f"{TRUST_HELP} {t.detail}")
     out["trustworthiness"] = t.value
     st.caption(f"{X.shape[1]:,}-d features · {method.name} in {proj.seconds:.1f} s")

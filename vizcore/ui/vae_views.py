@@ -2,43 +2,22 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
 import torch
 
-from vizcore import figures, latent, render
+from vizcore import figures
+from vizcore.analysis import latent
+from vizcore.export import render
 from vizcore.ui import cache
 from vizcore.ui.errors import inline_errors
-from vizcore.ui.widgets import UPLOAD_TYPES
+from vizcore.ui.widgets import UPLOAD_TYPES, uploaded
 
 FRAMES = 101  # decoded interpolation frames: the t slider (step 0.01) only picks one, the model is not re-run
 FRAME_PX = 256
 TABS = ["Interpolation", "Traversals", "Manifold and prior samples", "Reparameterisation", "β trade-off"]
-
-
-@st.cache_data(ttl=60, show_spinner=False)
-def _bundled(kind: str) -> dict[str, str]:
-    import vizcore as vc
-
-    return {i.spec: i.title for i in vc.list_models() if i.kind == kind}
-
-
-def model_picker(kind: str, label: str, key: str, default: str | None = None) -> tuple[str, bool]:
-    """A bundled model of `kind` (autoencoders have no timm or file source), and whether weights are trained."""
-    models = _bundled(kind)
-    if not models:
-        st.error(f"No bundled {kind.upper()} models were found in assets/models. Re-create them with "
-                 f"`vizcore train {kind} --bundled`.")
-        st.stop()
-    specs = list(models)
-    index = specs.index(default) if default in specs else 0
-    spec = st.sidebar.selectbox(label, specs, index=index, format_func=models.get, key=key)
-    random = st.sidebar.toggle("Random weights (untrained)", value=False, key=f"{key}_random",
-                               help="The same architecture before training: see what learning added.")
-    return spec, not random
 
 
 @dataclass(frozen=True)
@@ -80,14 +59,12 @@ def _uploaded(handle, which: str) -> Endpoint:
     if up is None:
         st.info("Upload both endpoint images in the sidebar, or take them from the data set.")
         st.stop()
-    with inline_errors():
-        import vizcore as vc
-
-        image = vc.load_image(up.getvalue())
+    picked = uploaded(up)
+    image = picked.image
     grey = handle.prepare([image])
     invert = st.sidebar.checkbox(f"Invert {which} (dark ink on light paper)", value=bool(grey.mean() > 0.5),
                                  key=f"vae_inv_{which}", help="The models saw light shapes on black.")
-    key = hashlib.sha256(up.getvalue()).hexdigest()[:16] + f":{invert}"
+    key = f"{picked.key[:16]}:{invert}"
     return Endpoint(handle.prepare([image], invert=invert), f"{which}: {up.name}", key)
 
 
@@ -137,7 +114,7 @@ def _frame_view(handle, paths: dict, method: str, a: Endpoint, b: Endpoint) -> N
 def traversals(handle, spec: str, pretrained: bool, a: Endpoint) -> None:
     st.subheader("Latent traversals: one dimension at a time")
     s = cache.latent_summary(spec, pretrained)
-    stats = latent.LatentStats(s["kl"], s["mu_var"], s["active"], s["order"], s["sigma"])
+    stats = s.stats
     c1, c2 = st.columns(2)
     span = c1.slider("Sweep each dimension from −x to +x (prior standard deviations)", 1.0, 4.0, 3.0, 0.5,
                      key="vae_span")
@@ -162,7 +139,7 @@ def traversals(handle, spec: str, pretrained: bool, a: Endpoint) -> None:
 def manifold(handle, spec: str, pretrained: bool) -> None:
     st.subheader("The learned manifold and samples from the prior")
     s = cache.latent_summary(spec, pretrained)
-    order = s["order"].tolist() if "order" in s else list(range(handle.latent_dim))
+    order = s.stats.order.tolist() if s.stats is not None else list(range(handle.latent_dim))
     D = handle.latent_dim
     if D < 2:
         st.info("This VAE has a 1-d latent: there is no 2-D grid to draw. The traversal tab shows its one axis.")
@@ -182,9 +159,9 @@ def manifold(handle, spec: str, pretrained: bool) -> None:
         row_labels=[f"{v:+.2f}" for v in reversed(vals)], col_labels=[f"{v:+.2f}" for v in vals],
         x_title=f"z{dx}", y_title=f"z{dy}"), width="stretch", key="vae_manifold")
     colour = _colour_choice(handle, right)
-    factors = _sprite_factors() if colour not in (None, "class") else None
+    factors = cache.sprite_factors() if colour not in (None, "class") else None
     right.plotly_chart(figures.latent_scatter(
-        s["codes"], s["labels"], s["label_names"], dims=(dx, dy), title="Where the held-out images sit (μ)",
+        s.codes, s.labels, s.label_names, dims=(dx, dy), title="Where the held-out images sit (μ)",
         color_values=None if factors is None else factors[colour], color_title=colour or ""), width="stretch",
         key="vae_scatter")
     st.markdown("**Samples from the prior** z ~ N(0, I)")
@@ -205,14 +182,6 @@ def _colour_choice(handle, where) -> str | None:
         return None
     return where.radio("Colour the held-out codes by", ["class", "x", "y", "scale"], horizontal=True,
                     key="vae_colour", help="sprites have known factors: which ones did the axes pick up?")
-
-
-@st.cache_data(show_spinner=False)
-def _sprite_factors() -> dict[str, np.ndarray]:
-    from vizcore.sprites import BROWSE_SEED, BROWSE_SIZE, FACTORS, make_sprites
-
-    f = make_sprites(BROWSE_SIZE, seed=BROWSE_SEED).factors
-    return {name: f[:, i] for i, name in enumerate(FACTORS)}
 
 
 def reparameterisation(handle, a: Endpoint) -> None:
@@ -237,36 +206,28 @@ def reparameterisation(handle, a: Endpoint) -> None:
 
 def tradeoff(handle, spec: str, pretrained: bool) -> None:
     st.subheader("β trade-off: reconstruction against information in the code")
-    family = [s for s in _bundled("vae") if _same_family(cache.model(s, True), handle)]
+    family = [s for s in cache.model_specs("vae") if _same_family(cache.model(s, True), handle)]
     if len(family) < 2:
         st.info("The bundled models trained at several β values are the 10-d sprites VAEs; pick one of them in the "
                 "sidebar to compare β.")
         return
     test = cache.ae_heldout(handle.dataset)
-    rows = _tradeoff_rows(tuple(family))
+    rows = cache.beta_rows(tuple(family))
     st.plotly_chart(figures.tradeoff_figure(
-        [r["beta"] for r in rows], [r["mse"] for r in rows], [r["kl"] for r in rows], [r["active"] for r in rows],
+        [r.beta for r in rows], [r.mse for r in rows], [r.kl for r in rows], [r.active for r in rows],
         title="Held-out reconstruction error vs KL for each β", highlight=handle.card.get("recipe", {}).get("beta")),
         width="stretch", key="vae_tradeoff")
     idx = np.array([int(np.flatnonzero(test.labels == c)[j]) for j in range(3) for c in range(len(test.label_names))])
     x = test.images[idx]
-    rows_img = torch.stack([x] + [cache.model(r["spec"], True).reconstruct(x) for r in rows])
+    rows_img = torch.stack([x] + [cache.model(r.spec, True).reconstruct(x) for r in rows])
     st.plotly_chart(figures.image_grid(
         rows_img, title="The same held-out images reconstructed at each β",
-        row_labels=["input"] + [f"β={r['beta']:g}" for r in rows], x_title="held-out example", y_title="model",
+        row_labels=["input"] + [f"β={r.beta:g}" for r in rows], x_title="held-out example", y_title="model",
         col_labels=[str(i) for i in idx], subtitle="higher β: blurrier, fewer details, more 'average' shapes"),
         width="stretch", key="vae_beta_imgs")
-    st.dataframe([{"β": r["beta"], "held-out MSE": round(r["mse"], 5), "KL (nats)": round(r["kl"], 2),
-                   "active dims": r["active"]} for r in rows], hide_index=True)
+    st.dataframe([{"β": r.beta, "held-out MSE": round(r.mse, 5), "KL (nats)": round(r.kl, 2),
+                   "active dims": r.active} for r in rows], hide_index=True)
 
 
 def _same_family(other, handle) -> bool:
     return other.dataset == handle.dataset and other.latent_dim == handle.latent_dim and other.cfg == handle.cfg
-
-
-@st.cache_data(show_spinner="Scoring every β…")
-def _tradeoff_rows(specs: tuple[str, ...]) -> list[dict]:
-    handles = [cache.model(s, True) for s in specs]
-    test = cache.ae_heldout(handles[0].dataset)
-    pts = latent.beta_tradeoff(handles, test.images)
-    return [{"spec": p.spec, "beta": p.beta, "mse": p.mse, "kl": p.kl, "active": p.active} for p in pts]
