@@ -1,10 +1,15 @@
-"""Browser latencies in headless Debian Chromium, bundled models.
+"""Browser and command-line latencies on bundled models, each waiting for the actual new picture.
 
-    python benchmarks/bench_browser.py [--repeats 5] [--moves 20]
+    python benchmarks/bench_browser.py [--repeats 5] [--moves 10]
 
-Measures (medians): server start to the first page interactive (cold: imports, model load); uploading an image
-to its attention maps being drawn (a fresh image each time, so nothing is cached); moving the VAE page's
-interpolation slider one step to the new decoded frame being shown (`--moves` moves).
+Rows (medians; headless Debian Chromium, software WebGL):
+- server start to Home interactive, against a trivial one-slider Streamlit app started the same way (ratio);
+- first visit of each page on a running server (navigation to the page's first figure or image drawn);
+- Attention tab switch to the tab's own figure shown;
+- slider to new picture: VAE interpolation t (the decoded frame's `src` changes), MAE mask ratio (the masked
+  panel changes), Attention per-head layer (the per-head figure changes);
+- upload to every attention view drawn (a fresh image each time, so nothing is cached);
+- CLI wall time of `vizcore attention` and `vizcore mae` on the bundled models (new process each time).
 """
 
 from __future__ import annotations
@@ -12,7 +17,9 @@ from __future__ import annotations
 import argparse
 import io
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -23,6 +30,35 @@ RUN_DONE = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
 FRAME_CHANGED = """old => [...document.querySelectorAll('[data-testid="stImage"]')]
     .filter(e => e.textContent.includes('decoded frame'))
     .some(e => { const img = e.querySelector('img'); return img && img.complete && img.src !== old; })"""
+# A digest of every plotly figure's data on the page: changes when any drawn figure changes.
+PLOTS = """() => [...document.querySelectorAll('.js-plotly-plot')].map(el => {
+    const d = el.data || []; return d.map(t => JSON.stringify([t.z && t.z.length, t.source && t.source.length,
+        t.source && t.source.slice(-64), t.z && JSON.stringify(t.z).slice(0, 200), t.name])).join('|'); }).join('#')"""
+TRIVIAL_APP = """import streamlit as st
+st.title("trivial")
+st.slider("x", 0, 10, 5)
+"""
+PAGES = {"attention": "Attention", "posembed": "Position embeddings", "anatomy": "ViT anatomy",
+         "vae": "VAE latent space", "autoencoders": "Autoencoders", "mae": "MAE reconstruction",
+         "projector": "Embedding projector"}
+
+
+class AppServer(Server):
+    """`streamlit run <script>` like the test server, for the trivial baseline app."""
+
+    def __init__(self, script: Path | None = None) -> None:
+        if script is None:
+            super().__init__()
+            return
+        import tests.browser.conftest as c
+
+        root = c.ROOT
+        try:
+            c.ROOT = script.parent
+            (script.parent / "app.py").write_text(script.read_text())
+            super().__init__()
+        finally:
+            c.ROOT = root
 
 
 def _png(seed: int) -> bytes:
@@ -33,7 +69,80 @@ def _png(seed: int) -> bytes:
     return buf.getvalue()
 
 
-def _uploads(page, repeats: int) -> list[float]:
+def _interactive(page) -> None:
+    page.wait_for_selector('[data-testid="stSlider"], [data-testid="stMarkdown"]', timeout=180_000)
+    page.wait_for_function(RUN_DONE, timeout=180_000)
+
+
+def start_to_interactive(browser, script: Path | None, path: str = "") -> float:
+    t0 = time.perf_counter()
+    server = AppServer(script)
+    try:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(server.url(path))
+        _interactive(page)
+        out = time.perf_counter() - t0
+        page.close()
+    finally:
+        server.stop()
+    return out
+
+
+def _drawn(page, before: str | None = None, timeout: float = 180_000) -> None:
+    """Wait until the run is over and a figure or image is on the page (different from `before` when given)."""
+    page.wait_for_function("() => document.querySelector('.js-plotly-plot, [data-testid=\"stImage\"] img')",
+                           timeout=timeout)
+    if before is not None:
+        page.wait_for_function(f"old => ({PLOTS})() !== old", arg=before, timeout=timeout)
+    page.wait_for_function(RUN_DONE, timeout=timeout)
+
+
+def first_visits(browser, server) -> dict[str, float]:
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(server.url())
+    wait_idle(page)
+    out = {}
+    for slug, title in PAGES.items():
+        t = time.perf_counter()
+        page.locator('[data-testid="stSidebarNav"]').get_by_text(title, exact=True).click()
+        page.wait_for_url(f"**/{slug}", timeout=60_000)
+        _drawn(page)
+        out[slug] = time.perf_counter() - t
+        wait_idle(page)
+    page.close()
+    return out
+
+
+def tab_switches(page, repeats: int) -> list[float]:
+    tabs = page.locator('[data-baseweb="tab"]')
+    out = []
+    for i in range(repeats):
+        target = tabs.nth((i % (tabs.count() - 1)) + 1 if i % 2 == 0 else 0)
+        before = page.evaluate(PLOTS)
+        t = time.perf_counter()
+        target.click()
+        page.wait_for_function(f"old => ({PLOTS})() !== old", arg=before, timeout=60_000)
+        out.append(time.perf_counter() - t)
+        page.wait_for_function(RUN_DONE, timeout=60_000)
+    return out
+
+
+def slider_moves(page, label: str, moves: int, changed: str = PLOTS, attr_of=None) -> list[float]:
+    slider = page.locator('[data-testid="stSlider"]').filter(has_text=label).get_by_role("slider").first
+    slider.focus()
+    out = []
+    for i in range(moves):
+        before = page.evaluate(changed) if attr_of is None else attr_of()
+        t = time.perf_counter()
+        page.keyboard.press("ArrowRight" if i % 2 == 0 else "ArrowLeft")
+        check = f"old => ({changed})() !== old" if attr_of is None else FRAME_CHANGED
+        page.wait_for_function(check, arg=before, timeout=60_000)
+        out.append(time.perf_counter() - t)
+        page.wait_for_function(RUN_DONE, timeout=60_000)
+    return out
+
+
+def uploads(page, repeats: int) -> list[float]:
     page.get_by_text("Upload", exact=True).click()
     wait_idle(page)
     out = []
@@ -49,61 +158,80 @@ def _uploads(page, repeats: int) -> list[float]:
     return out
 
 
-def _vae_moves(page, url: str, moves: int) -> list[float]:
-    page.goto(url)
-    frame = page.locator('[data-testid="stImage"]').filter(has_text="decoded frame").locator("img")
-    frame.wait_for(timeout=180_000)
-    wait_idle(page)
-    slider = page.locator('[data-testid="stSlider"]').filter(has_text="t (0 = A, 1 = B)").get_by_role("slider")
-    slider.focus()
+def cli_seconds(args: list[str], repeats: int) -> list[float]:
     out = []
-    for _ in range(moves):
-        before = frame.get_attribute("src")
-        t = time.perf_counter()
-        page.keyboard.press("ArrowRight")
-        page.wait_for_function(FRAME_CHANGED, arg=before, timeout=60_000)
-        out.append(time.perf_counter() - t)
-        page.wait_for_function(RUN_DONE, timeout=60_000)
+    with tempfile.TemporaryDirectory() as tmp:
+        image = Path(tmp) / "scene.png"
+        image.write_bytes(_png(7))
+        for _ in range(repeats):
+            t = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "vizcore", *args, str(image), "--out", str(Path(tmp) / "o.png")],
+                           check=True, capture_output=True)
+            out.append(time.perf_counter() - t)
     return out
 
 
-def rows(repeats: int = 5, moves: int = 20) -> list[dict]:
-    """One row per measurement: {"measurement", "median_s", "n"}."""
+def rows(repeats: int = 5, moves: int = 10) -> list[dict]:
+    """One row per measurement: {"measurement", "median_s", "n", "goal_s" (or None), "baseline_s"}."""
     from playwright.sync_api import sync_playwright
 
-    t0 = time.perf_counter()
-    server = Server()
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    med = statistics.median
+    out: list[dict] = []
+
+    def row(name, values, goal=None, baseline=None):
+        values = values if isinstance(values, list) else [values]
+        out.append({"measurement": name, "median_s": med(values), "n": len(values), "goal_s": goal,
+                    "baseline_s": baseline})
+
+    with sync_playwright() as p, tempfile.TemporaryDirectory() as tmp:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        trivial_script = Path(tmp) / "trivial.py"
+        trivial_script.write_text(TRIVIAL_APP)
+        trivial = [start_to_interactive(browser, trivial_script) for _ in range(3)]
+        home = [start_to_interactive(browser, None) for _ in range(3)]
+        row("trivial one-slider Streamlit app: server start to interactive", trivial)
+        row("server start to Home interactive", home, goal=1.5 * med(trivial), baseline=med(trivial))
+        server = Server()
+        try:
+            for slug, s in first_visits(browser, server).items():
+                row(f"first visit of {PAGES[slug]} (running server)", s, goal=6.0)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(server.url("attention"))
-            page.locator(".js-plotly-plot").first.wait_for(timeout=180_000)
-            cold = time.perf_counter() - t0
+            _drawn(page)
             wait_idle(page)
-            uploads = _uploads(page, repeats)
-            slider = _vae_moves(page, server.url("vae"), moves)
-            browser.close()
-    finally:
-        server.stop()
-    return [
-        {"measurement": "server start to first Attention page with maps (cold)", "median_s": cold, "n": 1},
-        {"measurement": "upload to attention maps drawn, bundled ViT", "median_s": statistics.median(uploads),
-         "n": repeats},
-        {"measurement": "VAE slider move to new decoded frame shown", "median_s": statistics.median(slider),
-         "n": moves},
-    ]
+            row("Attention tab switch to the tab's figure", tab_switches(page, repeats), goal=0.3)
+            row("Attention per-head layer slider to new figure", slider_moves(page, "Layer", moves), goal=0.1)
+            row("upload to every attention view drawn, bundled ViT", uploads(page, repeats), goal=1.0)
+            page.goto(server.url("mae"))
+            _drawn(page)
+            wait_idle(page)
+            row("MAE mask-ratio slider to new panels", slider_moves(page, "Mask ratio", moves), goal=0.1)
+            page.goto(server.url("vae"))
+            frame = page.locator('[data-testid="stImage"]').filter(has_text="decoded frame").locator("img")
+            frame.wait_for(timeout=180_000)
+            wait_idle(page)
+            row("VAE interpolation slider to new decoded frame", slider_moves(
+                page, "t (0 = A, 1 = B)", moves, attr_of=lambda: frame.get_attribute("src")), goal=0.1)
+            page.close()
+        finally:
+            server.stop()
+        browser.close()
+    row("CLI vizcore attention, bundled ViT (wall)", cli_seconds(["attention"], 3), goal=3.0)
+    row("CLI vizcore mae, bundled MAE (wall)", cli_seconds(["mae"], 3), goal=3.0)
+    return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--moves", type=int, default=20)
+    ap.add_argument("--moves", type=int, default=10)
     args = ap.parse_args()
-    print("| measurement | median s | n |")
-    print("|---|---|---|")
+    print("| measurement | median s | n | goal s | met |")
+    print("|---|---|---|---|---|")
     for r in rows(args.repeats, args.moves):
-        print(f"| {r['measurement']} | {r['median_s']:.2f} | {r['n']} |")
+        goal = "" if r["goal_s"] is None else f"{r['goal_s']:.2f}"
+        met = "" if r["goal_s"] is None else ("yes" if r["median_s"] <= r["goal_s"] else "**no**")
+        print(f"| {r['measurement']} | {r['median_s']:.2f} | {r['n']} | {goal} | {met} |")
 
 
 if __name__ == "__main__":

@@ -75,8 +75,11 @@ def projector_rows(quick: bool) -> list[dict]:
 
 def browser_rows(quick: bool) -> list[dict]:
     out = []
-    for r in bench_browser.rows(repeats=2 if quick else 5, moves=5 if quick else 20):
-        out.append(_row(f"browser: {r['measurement']} (median of {r['n']})", f"{r['median_s']:.2f} s"))
+    for r in bench_browser.rows(repeats=2 if quick else 5, moves=3 if quick else 10):
+        goal, base = r["goal_s"], r["baseline_s"]
+        out.append(_row(f"browser: {r['measurement']} (median of {r['n']})", f"{r['median_s']:.2f} s",
+                        "" if base is None else f"{base:.2f} s", None if base is None else r["median_s"] / base,
+                        "" if goal is None else f"<= {goal:.2f} s", None if goal is None else r["median_s"] <= goal))
     for r in bench_scatter.rows(points=20_000 if quick else 100_000, repeats=3 if quick else 10):
         goal = 0.1 if "to next frame" in r["measurement"] else None  # "stays responsive": a frame within 100 ms
         out.append(_row(f"browser: {r['measurement']} (median of {r['n']})", f"{r['median_s']:.3f} s",

@@ -3,30 +3,72 @@
     import vizcore as vc
     model = vc.load_model("bundled:tiny_vit")
     maps = vc.attention.capture(model, [vc.load_image("cat.jpg")])
+
+The public names below load on first use (PEP 562), so `import vizcore` itself costs milliseconds and a page or
+command pays only for what it touches (torch, timm and scikit-learn take seconds to import).
 """
 
 from __future__ import annotations
 
+import importlib
 import os
+from typing import TYPE_CHECKING
+
+from vizcore.errors import VizcoreError
 
 # huggingface_hub's telemetry asks the hub for a file before a download's first request (3 s timeout): with no
 # network that pushes the "cannot reach" message past 5 s. Set before anything imports huggingface_hub.
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
-from vizcore import data, export
-from vizcore.analysis import anatomy, attention, embeddings, latent, mae, posembed, projection, scores
-from vizcore.analysis.attention import AttentionMaps
-from vizcore.analysis.mae import MaeResult
-from vizcore.data import Dataset
-from vizcore.errors import VizcoreError
-from vizcore.io.images import load_image
-from vizcore.models import ModelHandle, ModelInfo, list_models, load_model
-from vizcore.models.layout import TokenLayout
-
 __version__ = "0.1.0"
 
-__all__ = [
-    "AttentionMaps", "Dataset", "MaeResult", "ModelHandle", "ModelInfo", "TokenLayout", "VizcoreError", "anatomy",
-    "attention", "data", "embeddings", "export", "latent", "mae", "posembed", "projection", "scores",
-    "list_models", "load_image", "load_model",
-]
+# public name -> the module that defines it (a module's own name: the module itself)
+_LAZY = {
+    "anatomy": "vizcore.analysis.anatomy",
+    "attention": "vizcore.analysis.attention",
+    "embeddings": "vizcore.analysis.embeddings",
+    "latent": "vizcore.analysis.latent",
+    "mae": "vizcore.analysis.mae",
+    "posembed": "vizcore.analysis.posembed",
+    "projection": "vizcore.analysis.projection",
+    "scores": "vizcore.analysis.scores",
+    "data": "vizcore.data",
+    "export": "vizcore.export",
+    "models": "vizcore.models",
+    "AttentionMaps": "vizcore.analysis.attention",
+    "MaeResult": "vizcore.analysis.mae",
+    "Dataset": "vizcore.data.dataset",
+    "load_image": "vizcore.io.images",
+    "ModelHandle": "vizcore.models",
+    "ModelInfo": "vizcore.models",
+    "list_models": "vizcore.models",
+    "load_model": "vizcore.models",
+    "TokenLayout": "vizcore.models.layout",
+}
+
+__all__ = sorted([*_LAZY, "VizcoreError"])
+
+
+def __getattr__(name: str):
+    """Load a public name on first use and keep it (later lookups are plain attribute reads)."""
+    if name not in _LAZY:
+        raise AttributeError(f"module 'vizcore' has no attribute {name!r}")
+    module = importlib.import_module(_LAZY[name])
+    value = module if module.__name__.rsplit(".", 1)[-1] == name else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # the same names for type checkers and IDEs
+    from vizcore import data, export, models
+    from vizcore.analysis import anatomy, attention, embeddings, latent, mae, posembed, projection, scores
+    from vizcore.analysis.attention import AttentionMaps
+    from vizcore.analysis.mae import MaeResult
+    from vizcore.data.dataset import Dataset
+    from vizcore.io.images import load_image
+    from vizcore.models import ModelHandle, ModelInfo, list_models, load_model
+    from vizcore.models.layout import TokenLayout
