@@ -13,7 +13,9 @@ from vizcore.export.projector import (
     MAX_SPRITE_PX,
     bookmark_state,
     coordinates_table,
+    column_names,
     metadata_frame,
+    selection_bookmark,
     sprite,
     tf_projector,
     to_csv,
@@ -24,6 +26,7 @@ from vizcore.export.projector import (
 from vizcore.export.tsv import finite_vectors, write_vectors_tsv
 
 __all__ = [
-    "EMPTY", "MAX_SPRITE_PX", "bookmark_state", "coordinates_table", "finite_vectors", "metadata_frame", "sprite",
+    "EMPTY", "MAX_SPRITE_PX", "bookmark_state", "column_names", "coordinates_table", "finite_vectors",
+    "metadata_frame", "selection_bookmark", "sprite",
     "tf_projector", "to_csv", "to_parquet", "write_metadata_tsv", "write_vectors_tsv", "write_zip",
 ]

@@ -3,13 +3,20 @@
 Smilkov et al., "Embedding Projector: Interactive Visualization and Interpretation of Embeddings" (2016). The
 files follow the projector's own parsers (tensorboard/plugins/projector/vz_projector, `data-provider.ts`):
 
-- `vectors.tsv`: one row per vector, tab-separated floats, no header, LF line endings. Values carry 7
-  significant digits (relative error <= 5e-7; the projector reads them into a Float32Array anyway), formatted
-  by the numba kernel in `vizcore.tsv`, about 10x faster than `np.savetxt` (benchmarks/bench_projector.py).
-- `metadata.tsv`: the projector treats the first line as a header exactly when it contains a tab, so a header
-  is written exactly when there is more than one column. Tabs, CR/LF and every other line separator inside a
-  value become a space; None, NaN, empty and whitespace-only values become `EMPTY` (a blank line would be
-  skipped by the parser and shift every later row). UTF-8, LF.
+Every file reads back identically through a port of those parsers (`vizcore.io.tfprojector`; tests replay
+hostile data through it):
+
+- `vectors.tsv`: one row per vector, tab-separated floats, no header, LF line endings, at least 2 dimensions
+  (the projector refuses 1). Values carry 9 significant digits, so every float32 reads back bit for bit,
+  formatted by the numba kernel in `vizcore.export.tsv`, about 10x faster than `np.savetxt`.
+- `metadata.tsv`: the projector treats the first non-blank line as a header exactly when it contains a tab, so
+  a header is written exactly when there is more than one column. Tabs, CR/LF and every other line separator
+  inside a value become a space; None, NaN, empty and values that JavaScript's `trim()` empties (its whitespace
+  includes U+FEFF and U+00A0) become `EMPTY` (a blank line is skipped by the parser and shifts every later
+  row). Column names are made unique (the projector keeps the last of equal names) and "__proto__" is renamed
+  (a JavaScript object cannot store it). The projector decodes 1,000,000-byte chunks one by one, so a line that
+  would put a chunk boundary inside a multi-byte character or right before a U+FEFF gets blank lines (skipped)
+  before it until it does not. UTF-8, LF.
 - `sprite.png`: a square grid of ceil(sqrt(N)) x ceil(sqrt(N)) cells, image i at row i // side, column
   i % side; at most 8192 px a side (`MAX_SPRITE_PX`, the projector refuses larger), thumbnails shrunk to fit;
   greyscale becomes RGB; unused cells are black.
@@ -18,7 +25,7 @@ files follow the projector's own parsers (tensorboard/plugins/projector/vz_proje
   `selectedProjection: "tsne"` and `tSNEIteration: 1` (the projector only renders a t-SNE projection whose
   iteration is > 0; "tsne" is the one projection type every projector version restores from a bookmark, the
   true method is in `label`), `tSNEis3d`/`umapIs3d`, `dataSetDimensions` [N, D] (checked by "Load bookmarks"),
-  `filteredPoints: null` and `selectedPoints: []` (no filter, nothing selected), `cameraDef: null` (the
+  `filteredPoints: null` and `selectedPoints` (the rows selected in the app, else []), `cameraDef: null` (the
   projector's default camera), label/colour options naming the first metadata column ("label" for a single,
   header-less column, as the projector names it), and the scalar fields
   `restoreUIFromBookmark` reads (`pcaComponentDimensions`, `tSNEPerplexity`, `tSNELearningRate`,
@@ -49,6 +56,7 @@ from PIL import Image
 
 from vizcore.errors import InputError
 from vizcore.export.tsv import finite_vectors, write_vectors_tsv
+from vizcore.io.tfprojector import CHUNK_BYTES, UNSTORABLE_NAMES, js_trim
 
 EMPTY = "<empty>"          # written for None / NaN / empty / whitespace-only metadata values
 MAX_SPRITE_PX = 8192       # the projector's MAX_SPRITE_IMAGE_SIZE_PX
@@ -80,15 +88,51 @@ def _cell(value) -> str:
     if value is None or (np.ndim(value) == 0 and pd.isna(value)):  # None, NaN (any float type), pd.NA, NaT
         return EMPTY
     text = _BREAKS.sub(" ", str(value))
-    return text if text.strip() else EMPTY
+    return text if js_trim(text) else EMPTY
+
+
+def column_names(columns) -> list[str]:
+    """Header cells the projector stores one by one: sanitised, unique ("a", "a (2)"), never "__proto__"."""
+    names: list[str] = []
+    for c in columns:
+        base = _cell(c)
+        base = f"{base} (column)" if base in UNSTORABLE_NAMES else base
+        name, k = base, 2
+        while name in names:
+            name, k = f"{base} ({k})", k + 1
+        names.append(name)
+    return names
+
+
+def _chunk_safe(lines: list[bytes]) -> bytes:
+    """Join LF-terminated lines, adding blank lines before any line that would put a `CHUNK_BYTES` boundary inside
+    a multi-byte UTF-8 character or right before a U+FEFF (the projector decodes each chunk on its own)."""
+    out, size = [], 0
+    for line in lines:
+        pad = 0
+        while True:
+            start = size + pad
+            cut = -start % CHUNK_BYTES  # the first chunk boundary at or after the line's start
+            bad = False
+            while cut < len(line):
+                bad = (line[cut] & 0xC0) == 0x80 or line.startswith(b"\xef\xbb\xbf", cut)
+                if bad:
+                    break
+                cut += CHUNK_BYTES
+            if not bad:
+                break
+            pad += 1
+        out += [b"\n" * pad, line]
+        size += pad + len(line)
+    return b"".join(out)
 
 
 def write_metadata_tsv(path: str | Path, metadata, n: int) -> Path:
     """Write metadata for n vectors as projector TSV (header only with >1 column, sanitised cells, UTF-8, LF)."""
     frame, path = metadata_frame(metadata, n), Path(path)
-    lines = ["\t".join(_cell(c) for c in frame.columns)] if frame.shape[1] > 1 else []
+    lines = ["\t".join(column_names(frame.columns))] if frame.shape[1] > 1 else []
     lines += ["\t".join(map(_cell, row)) for row in frame.itertuples(index=False, name=None)]
-    path.write_bytes(("\n".join(lines) + "\n").encode("utf-8"))
+    path.write_bytes(_chunk_safe([(line + "\n").encode("utf-8") for line in lines]))
     return path
 
 
@@ -143,12 +187,20 @@ def sprite(images) -> tuple[Image.Image, tuple[int, int]]:
     return Image.fromarray(grid), (cw, ch)
 
 
-def bookmark_state(coords, shape: tuple[int, int], *, label: str, column: str | None = None) -> dict:
-    """One projector `State` (data.ts) showing a precomputed 2-D/3-D map; see the module docstring."""
+def bookmark_state(coords, shape: tuple[int, int], *, label: str, column: str | None = None,
+                   selected=()) -> dict:
+    """One projector `State` (data.ts) showing a precomputed 2-D/3-D map; see the module docstring.
+
+    Args:
+        selected: rows to select when the bookmark is applied (`selectedPoints`, sorted, unique).
+    """
     coords = finite_vectors(coords)
     n, dims = coords.shape
     if dims not in (2, 3) or n != shape[0]:
         raise InputError(f"The projection must be (N, 2) or (N, 3) with N = {shape[0]}; got {tuple(coords.shape)}.")
+    rows = np.unique(np.asarray(selected, dtype=np.int64).ravel())
+    if rows.size and (rows[0] < 0 or rows[-1] >= n):
+        raise InputError(f"The selection refers to rows outside 0..{n - 1}.")
     keys = [f"tsne-{j}" for j in range(dims)]
     decimals = 7 - int(np.floor(np.log10(max(float(np.abs(coords).max()), 1e-30))))  # 7 digits of the largest
     points = [dict(zip(keys, row)) for row in coords.astype(np.float64).round(decimals).tolist()]
@@ -159,7 +211,7 @@ def bookmark_state(coords, shape: tuple[int, int], *, label: str, column: str | 
         "customSelectedSearchByMetadataOption": column, "customXLeftText": "", "customXLeftRegex": False,
         "customXRightText": "", "customXRightRegex": False, "customYUpText": "", "customYUpRegex": False,
         "customYDownText": "", "customYDownRegex": False, "projections": points, "filteredPoints": None,
-        "selectedPoints": [], "cameraDef": None, "selectedColorOptionName": column, "forceCategoricalColoring": False,
+        "selectedPoints": rows.tolist(), "cameraDef": None, "selectedColorOptionName": column, "forceCategoricalColoring": False,
         "selectedLabelOption": column,
     }
 
@@ -180,7 +232,7 @@ def _pbtxt(entry: dict) -> str:
 
 
 def tf_projector(out_dir: str | Path, vectors, metadata=None, *, sprite_images=None, projection=None,
-                 tensor_name: str = "vizcore") -> dict[str, Path]:
+                 tensor_name: str = "vizcore", selected=()) -> dict[str, Path]:
     """Write everything the TensorFlow Embedding Projector reads into `out_dir` (created if missing).
 
     Args:
@@ -189,12 +241,15 @@ def tf_projector(out_dir: str | Path, vectors, metadata=None, *, sprite_images=N
         sprite_images: None, (N, C, H, W) images in [0, 1], or N PIL images.
         projection: None, an (N, 2|3) map, or a `vizcore.projection.Projection` (its method names the bookmark).
         tensor_name: the tensor's name in the projector's menu.
+        selected: rows the bookmark selects (`selectedPoints`; needs `projection`).
 
     Returns:
         Written paths by role: "vectors", "config", "config_pbtxt", and "metadata", "sprite", "bookmarks"
         when written.
     """
     arr, out = finite_vectors(vectors), Path(out_dir)
+    if arr.shape[1] < 2:
+        raise InputError(f"The TensorFlow Projector needs at least 2 dimensions per vector; got {arr.shape[1]}.")
     out.mkdir(parents=True, exist_ok=True)
     n = arr.shape[0]
     paths = {"vectors": write_vectors_tsv(out / "vectors.tsv", arr)}
@@ -202,7 +257,7 @@ def tf_projector(out_dir: str | Path, vectors, metadata=None, *, sprite_images=N
     column = None  # the projector calls a header-less single column "label"
     if metadata is not None:
         frame = metadata_frame(metadata, n)
-        column = _cell(frame.columns[0]) if frame.shape[1] > 1 else "label"
+        column = column_names(frame.columns)[0] if frame.shape[1] > 1 else "label"
         paths["metadata"] = write_metadata_tsv(out / "metadata.tsv", frame, n)
         entry["metadataPath"] = "metadata.tsv"
     if sprite_images is not None:
@@ -216,7 +271,7 @@ def tf_projector(out_dir: str | Path, vectors, metadata=None, *, sprite_images=N
         coords = getattr(projection, "coords", projection)
         method = getattr(projection, "method", "projection")
         label = f"vizcore {method.upper()} {np.shape(coords)[1]}-D ({n:,} points)"
-        state = bookmark_state(coords, arr.shape, label=label, column=column)
+        state = bookmark_state(coords, arr.shape, label=label, column=column, selected=selected)
         paths["bookmarks"] = out / "bookmarks.txt"
         paths["bookmarks"].write_text(json.dumps([state], separators=(",", ":")), encoding="utf-8")
         entry["bookmarksPath"] = "bookmarks.txt"
@@ -227,16 +282,31 @@ def tf_projector(out_dir: str | Path, vectors, metadata=None, *, sprite_images=N
     return paths
 
 
-def write_zip(vectors, metadata=None, *, sprite_images=None, projection=None, tensor_name: str = "vizcore") -> bytes:
+def write_zip(vectors, metadata=None, *, sprite_images=None, projection=None, tensor_name: str = "vizcore",
+              selected=()) -> bytes:
     """`tf_projector` into a temporary folder, returned as the bytes of a zip (files at the zip's root)."""
     with tempfile.TemporaryDirectory(prefix="vizcore-projector-") as tmp:
         paths = tf_projector(tmp, vectors, metadata, sprite_images=sprite_images, projection=projection,
-                             tensor_name=tensor_name)
+                             tensor_name=tensor_name, selected=selected)
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
             for path in paths.values():
                 zf.write(path, arcname=path.name)
     return buf.getvalue()
+
+
+def selection_bookmark(projection, shape: tuple[int, int], selected, *, metadata=None) -> bytes:
+    """`bookmarks.txt` bytes: the map with `selected` rows selected, for vectors of `shape` [N, D] (load it in the
+    projector's bookmark panel after the same vectors.tsv / metadata.tsv)."""
+    coords = getattr(projection, "coords", projection)
+    method = getattr(projection, "method", "projection")
+    column = None
+    if metadata is not None:
+        frame = metadata_frame(metadata, shape[0])
+        column = column_names(frame.columns)[0] if frame.shape[1] > 1 else "label"
+    label = f"vizcore {method.upper()} selection ({len(np.unique(np.asarray(selected))):,} of {shape[0]:,} points)"
+    state = bookmark_state(coords, shape, label=label, column=column, selected=selected)
+    return json.dumps([state], separators=(",", ":")).encode("utf-8")
 
 
 def coordinates_table(coords, metadata=None, ids=None) -> pd.DataFrame:

@@ -1,8 +1,9 @@
 """`vectors.tsv` for the TensorFlow Projector, written by a small numba kernel about 10x faster than `np.savetxt`.
 
-One row per vector, tab-separated, no header, LF line endings; values carry 7 significant digits (relative
-error <= 5e-7; the projector reads them into a Float32Array anyway). Nothing vectorised in numpy, pandas or
-pyarrow reached 5x `np.savetxt`; this kernel does (benchmarks/bench_projector.py).
+One row per vector, tab-separated, no header, LF line endings; values carry 9 significant digits, which is
+exactly enough for every float32 to read back bit for bit (the projector parses them with JavaScript `Number()`
+into a Float32Array; `vizcore.io.vectors` does the same). Nothing vectorised in numpy, pandas or pyarrow reached
+5x `np.savetxt`; this kernel does (benchmarks/bench_projector.py).
 """
 
 from __future__ import annotations
@@ -37,10 +38,10 @@ def finite_vectors(vectors) -> np.ndarray:
 def _format_rows(x: np.ndarray, bits: np.ndarray, pow10: np.ndarray, pairs: np.ndarray, out: np.ndarray) -> int:
     """Write (R, D) finite float32 `x` (and `bits`, the same memory viewed as int32) as TSV rows into `out`.
 
-    Compiled by numba (`_kernel`); returns the number of bytes written. Each value: [-]d[.dddddd][e±XX], 7
-    significant digits, trailing zeros dropped, no exponent when it is 0. The decimal exponent e starts from
-    the binary one (floor((ex - 1) log10 2)) and is corrected until the mantissa m = rint(|v| 10^(6 - e))
-    has exactly 7 digits. Branch-free sign and digit pairs: ~25 ns per value, ~7x `np.savetxt`.
+    Compiled by numba (`_kernel`); returns the number of bytes written. Each value: [-]d[.dddddddd][e±XX], 9
+    significant digits (float32 round-trips exactly), trailing zeros dropped, no exponent when it is 0. The
+    decimal exponent e starts from the binary one (floor((ex - 1) log10 2)) and is corrected until the mantissa
+    m = rint(|v| 10^(8 - e)) has exactly 9 digits. Branch-free sign and digit pairs: ~25 ns per value.
     """
     pos = 0
     R, D = x.shape
@@ -55,25 +56,27 @@ def _format_rows(x: np.ndarray, bits: np.ndarray, pow10: np.ndarray, pairs: np.n
             else:
                 e = int(math.floor((((bits[i, j] >> 23) & 0xFF) - 127) * 0.3010299956639812))
                 m = int(np.rint(v * pow10[e + 60]))
-                while m >= 10_000_000:
+                while m >= 1_000_000_000:
                     e += 1
                     m = int(np.rint(v * pow10[e + 60]))
-                while m < 1_000_000:  # several steps only for subnormals
+                while m < 100_000_000:  # several steps only for subnormals
                     e -= 1
                     m = int(np.rint(v * pow10[e + 60]))
-                d0 = m // 1_000_000
-                r = m - d0 * 1_000_000  # digits d1..d6, written as three pairs
+                d0 = m // 100_000_000
+                r = m - d0 * 100_000_000  # digits d1..d8, written as four pairs
                 out[pos] = 48 + d0
                 pos += 1
                 if r != 0:
                     out[pos] = 46  # "."
-                    p = r // 10000
+                    p = r // 1_000_000
                     out[pos + 1], out[pos + 2] = pairs[p, 0], pairs[p, 1]
-                    p = (r // 100) % 100
+                    p = (r // 10_000) % 100
                     out[pos + 3], out[pos + 4] = pairs[p, 0], pairs[p, 1]
-                    p = r % 100
+                    p = (r // 100) % 100
                     out[pos + 5], out[pos + 6] = pairs[p, 0], pairs[p, 1]
-                    pos += 7
+                    p = r % 100
+                    out[pos + 7], out[pos + 8] = pairs[p, 0], pairs[p, 1]
+                    pos += 9
                     while out[pos - 1] == 48:  # drop trailing zeros (r != 0 keeps at least one digit)
                         pos -= 1
                 if e != 0:
@@ -86,7 +89,7 @@ def _format_rows(x: np.ndarray, bits: np.ndarray, pow10: np.ndarray, pairs: np.n
     return pos
 
 
-_POW10 = 10.0 ** (6 - np.arange(-60, 60, dtype=np.float64))  # _POW10[e + 60] = 10^(6 - e); float32 has |e| <= 45
+_POW10 = 10.0 ** (8 - np.arange(-60, 60, dtype=np.float64))  # _POW10[e + 60] = 10^(8 - e); float32 has |e| <= 45
 _PAIRS = np.array([[48 + i // 10, 48 + i % 10] for i in range(100)], np.uint8)  # "00".."99" as bytes
 
 
@@ -103,7 +106,7 @@ def write_vectors_tsv(path: str | Path, vectors) -> Path:
     """Write (N, D) vectors as projector TSV (no header, LF). NaN/inf raise InputError."""
     arr, path = finite_vectors(vectors), Path(path)
     kernel = _kernel()
-    out = np.empty(min(arr.shape[0], BLOCK_ROWS) * arr.shape[1] * 15, np.uint8)  # <= 15 bytes per value
+    out = np.empty(min(arr.shape[0], BLOCK_ROWS) * arr.shape[1] * 17, np.uint8)  # <= 16 bytes per value
     with open(path, "wb") as f:
         for start in range(0, arr.shape[0], BLOCK_ROWS):
             block = np.ascontiguousarray(arr[start : start + BLOCK_ROWS])
