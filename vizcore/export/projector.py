@@ -211,8 +211,8 @@ def bookmark_state(coords, shape: tuple[int, int], *, label: str, column: str | 
         "customSelectedSearchByMetadataOption": column, "customXLeftText": "", "customXLeftRegex": False,
         "customXRightText": "", "customXRightRegex": False, "customYUpText": "", "customYUpRegex": False,
         "customYDownText": "", "customYDownRegex": False, "projections": points, "filteredPoints": None,
-        "selectedPoints": rows.tolist(), "cameraDef": None, "selectedColorOptionName": column, "forceCategoricalColoring": False,
-        "selectedLabelOption": column,
+        "selectedPoints": rows.tolist(), "cameraDef": None, "selectedColorOptionName": column,
+        "forceCategoricalColoring": False, "selectedLabelOption": column,
     }
 
 
