@@ -23,10 +23,12 @@ import torch.nn as nn
 
 from vizcore.analysis.blocks import ShapeStep, activation_curves, block_shapes, layernorm_effect, residual_norms
 from vizcore.analysis.cka import cka_matrix, layer_features, linear_cka
+from vizcore.analysis.trace import BlockTrace, HeadTrace, InputTrace, trace_block, trace_head, trace_input
 from vizcore.errors import InputError
 from vizcore.models.layout import TokenLayout
 
 __all__ = [
+    "BlockTrace", "HeadTrace", "InputTrace", "trace_block", "trace_head", "trace_input",
     "ParamRow", "ShapeStep", "activation_curves", "block_shapes", "cka_matrix", "component_totals",
     "layer_features", "layernorm_effect", "linear_cka", "mean_attention_distance", "parameter_table",
     "patch_distances", "reconcile_vit_b", "residual_norms", "simplified_vit_count", "simplified_vit_terms",
