@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import numpy as np
 import plotly.graph_objects as go
@@ -222,3 +223,43 @@ def test_mae_figures_have_titles_axes_and_legends():
     assert [t.name for t in fig.data] == ["random", "grid"] and fig.layout.yaxis.title.text
     fig = figures.strategies_figure({"random": (img, img, 16), "block": (img, img, 16)})
     assert len(fig.data) == 4 and "16 kept" in fig.layout.annotations[0].text
+
+
+# --- colours on screen (issue 13 §1) ---------------------------------------------------------------------------
+
+PLACEHOLDER = re.compile(r"#0000(?:0[1-9]|[1-3][0-9]|40)")  # what Streamlit's frontend rewrites in a figure spec
+
+
+@pytest.mark.parametrize("scale", ["Inferno", "Magma"])
+def test_figures_never_send_a_colour_streamlit_rewrites(image, grid, scale):
+    """Inferno's and Magma's first stop #000004 drew pink in the app; every figure must avoid the placeholders."""
+    built = [
+        figures.attention_overlay(image, grid, title="t", colorscale=scale),
+        figures.head_maps(image, np.random.default_rng(0).random((4, *GRID)), title="t", layer=0, colorscale=scale),
+        figures.layers_heads_overview(np.random.default_rng(0).random((2, 2, *GRID)), title="t", colorscale=scale),
+        figures.prefix_share_heatmap(np.random.default_rng(0).random((2, 2, 1)), ("cls",), title="t",
+                                     colorscale=scale),
+        figures.cka_figure(np.eye(3), title="t", colorscale=scale),
+        figures.similarity_grid_figure(np.random.default_rng(0).random((2, 2, 2, 2)), title="t", colorscale=scale),
+        figures.offset_similarity_figure(np.random.default_rng(0).random((3, 3)), title="t", colorscale=scale),
+    ]
+    for fig in built:
+        assert not PLACEHOLDER.search(fig.to_json()), fig.layout.title.text
+
+
+def test_screen_safe_moves_placeholders_in_any_trace_or_text():
+    fig = go.Figure(go.Scatter(x=[0], y=[0], marker_color="#000004", hovertemplate="row #000012<extra></extra>"))
+    fig.update_layout(coloraxis=dict(colorscale="Magma"))
+    figures.screen_safe(fig)
+    assert fig.data[0].marker.color == "#010004"
+    assert not PLACEHOLDER.search(fig.to_json())
+    assert fig.data[0].hovertemplate.replace("\u2060", "") == "row #000012<extra></extra>"  # reads the same
+
+
+def test_downloads_use_exactly_the_colours_on_screen():
+    """The PNG's darkest colour is the figure's first stop (#010004), not plotly's #000004."""
+    first = render.check_colorscale("Inferno")[0][1]
+    assert first == "#010004"
+    np.testing.assert_array_equal(render._lut("Inferno")[0], [1, 0, 4])
+    rgb = render.colorize(np.array([[0.0, 1.0]]), "Inferno")
+    assert tuple(rgb[0, 0]) == (1, 0, 4)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 import warnings
 from functools import lru_cache
 
@@ -24,6 +25,11 @@ COLORSCALES = ("Inferno", "Viridis", "Magma", "Plasma", "Cividis", "Jet")
 """Colour maps offered in the app; Viridis and Cividis stay readable with colour-vision deficiencies."""
 
 INTERPOLATIONS = ("bilinear", "nearest")
+
+# Streamlit's frontend replaces these literal colours in every plotly spec, with or without its theme (it uses them
+# as placeholders for its own palette): inferno's and magma's first stop, #000004, would draw pink. See DESIGN
+# "Known traps". `screen_safe` moves each to the colour one step redder, #010004: invisible, never rewritten.
+_PLACEHOLDER = re.compile(r"#0000(?:0[1-9]|[1-3][0-9]|40)")
 MIN_PNG_SIDE = 256
 
 
@@ -83,14 +89,35 @@ def upsample(grid, size: tuple[int, int], interpolation: str = "bilinear") -> np
     return out[0, 0].numpy()  # (H, W)
 
 
+def screen_safe(text: str) -> str:
+    """`text` with every colour Streamlit would rewrite moved out of its placeholder set.
+
+    A whole colour ("#000004") becomes the next one up in red ("#010004"); inside longer text (a hover template,
+    a title) a zero-width word joiner after the "#" keeps the text as it reads and out of the rewrite.
+    """
+    if _PLACEHOLDER.fullmatch(text):
+        return "#01" + text[3:]
+    return _PLACEHOLDER.sub(lambda m: "#\u2060" + m.group(0)[1:], text) if "#0000" in text else text
+
+
 @lru_cache(maxsize=32)
-def _lut(colorscale: str) -> np.ndarray:
-    """256-entry lookup table (256, 3) uint8 of a named plotly colour scale."""
+def colorscale_stops(name: str) -> tuple[tuple[float, str], ...]:
+    """The stops ((position, "#rrggbb"), ...) of a named plotly colour scale, screen-safe (see `screen_safe`).
+
+    Figures and downloads both colour through these stops, so a PNG has exactly the colours on screen.
+    """
     try:
-        scale = get_colorscale(colorscale)
+        scale = get_colorscale(name)
     except Exception as err:  # plotly raises PlotlyError for unknown names
-        raise InputError(f"Unknown colour scale '{colorscale}'. Use a plotly name such as "
+        raise InputError(f"Unknown colour scale '{name}'. Use a plotly name such as "
                          f"{', '.join(COLORSCALES)}.") from err
+    return tuple((float(pos), screen_safe(colour)) for pos, colour in scale)
+
+
+@lru_cache(maxsize=32)
+def _lut(colorscale_name: str) -> np.ndarray:
+    """256-entry lookup table (256, 3) uint8 of a named plotly colour scale (its screen-safe stops)."""
+    scale = [list(stop) for stop in colorscale_stops(colorscale_name)]
     rgb = sample_colorscale(scale, np.linspace(0.0, 1.0, 256).tolist(), colortype="tuple")
     lut = np.clip(np.rint(np.asarray(rgb) * 255.0), 0, 255).astype(np.uint8)  # (256, 3)
     lut.setflags(write=False)
@@ -113,10 +140,9 @@ def normalize(values, axis: int | tuple[int, ...] | None = None) -> np.ndarray:
     return np.nan_to_num(out, nan=0.0).astype(np.float32)
 
 
-def check_colorscale(name: str) -> str:
-    """Return `name` if plotly knows the colour scale; raise InputError naming the offered ones otherwise."""
-    _lut(name)
-    return name
+def check_colorscale(name: str) -> list[list]:
+    """The screen-safe stops of a colour scale, as plotly takes them; InputError naming the offered ones if unknown."""
+    return [list(stop) for stop in colorscale_stops(name)]
 
 
 def colorize(values, colorscale: str = "Inferno") -> np.ndarray:

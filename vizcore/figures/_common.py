@@ -69,6 +69,41 @@ def _style(fig: go.Figure, title: str, height: int, subtitle: str = "") -> go.Fi
     text = f"{title}<br><sup>{subtitle}</sup>" if subtitle else title
     fig.update_layout(title=dict(text=text, x=0.01, xanchor="left"), font=dict(size=13), height=height,
                       template="plotly_white", margin=dict(l=10, r=10, t=80 if subtitle else 56, b=10))
+    return screen_safe(fig)
+
+
+def _safe(value):
+    """(value with every string passed through `render.screen_safe`, whether anything changed)."""
+    if isinstance(value, str):
+        new = render.screen_safe(value)
+        return new, new != value
+    if isinstance(value, dict):
+        pairs = {k: _safe(v) for k, v in value.items()}
+        return {k: v for k, (v, _) in pairs.items()}, any(c for _, c in pairs.values())
+    if isinstance(value, (list, tuple)):
+        pairs = [_safe(v) for v in value]
+        return [v for v, _ in pairs], any(c for _, c in pairs)
+    if isinstance(value, np.ndarray) and value.dtype.kind in "OUS":
+        pairs = [_safe(v) for v in value.ravel().tolist()]
+        return np.array([v for v, _ in pairs], dtype=object).reshape(value.shape), any(c for _, c in pairs)
+    return value, False
+
+
+def screen_safe(fig: go.Figure) -> go.Figure:
+    """Move every colour Streamlit's frontend would rewrite out of its placeholder set, in place (traces and layout).
+
+    Streamlit replaces the literal strings #000001...#000040 in a figure's JSON with its own palette, theme or not
+    (inferno's first stop #000004 drew pink). Every figure passes through here (`_style`), so the browser draws the
+    figure vizcore built; `render.screen_safe` says how colours move.
+    """
+    for trace in fig.data:
+        fixed, changed = _safe({k: v for k, v in trace.to_plotly_json().items() if k != "type"})
+        if changed:
+            trace.update(fixed, overwrite=True)
+    layout = {k: v for k, v in fig.layout.to_plotly_json().items() if k != "template"}
+    fixed, changed = _safe(layout)
+    if changed:
+        fig.update_layout(fixed, overwrite=True)
     return fig
 
 
