@@ -2,8 +2,8 @@
 
 The block is the pre-norm Transformer block of Vaswani et al. (2017) as used by ViT (Dosovitskiy et al. 2021):
 x <- x + Attn(LN1(x)); x <- x + MLP(LN2(x)), with an exact-erf GELU (Hendrycks & Gimpel, 2016) in the MLP.
-Everything is recorded by forward hooks on the shared module, under the handle's lock, with the eager
-attention path forced so the attention matrix exists (timm's fused kernel never materialises it).
+Tokens come from the one token path (`vizcore.analysis.tokens`, on timm's `forward_intermediates`); the
+shapes inside a block from its exact step-by-step trace (`vizcore.analysis.trace`).
 
 Dimension letters: B images, N tokens (prefix + patches), D width, h heads, d = D / h per head.
 """
@@ -11,16 +11,13 @@ Dimension letters: B images, N tokens (prefix + patches), D width, h heads, d = 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn as nn
 
-from vizcore.analysis.attention import eager_attention
 from vizcore.analysis.tokens import input_tokens, layer_index, layer_tokens
+from vizcore.analysis.trace import trace_block
 from vizcore.errors import InputError
 
 
@@ -41,72 +38,24 @@ class ShapeStep:
     explanation: str
 
 
-@contextmanager
-def _hooked(module: nn.Module, targets: list[tuple[nn.Module, str, Callable]], eager: bool) -> Iterator[None]:
-    """Register (submodule, "pre" | "post", fn) hooks and, if `eager`, force eager attention; undo on exit."""
-    handles = []
-    try:
-        for sub, kind, fn in targets:
-            register = sub.register_forward_pre_hook if kind == "pre" else sub.register_forward_hook
-            handles.append(register(fn))
-        with eager_attention(module) if eager else nullcontext():
-            yield
-    finally:
-        for h in handles:
-            h.remove()
-
-
-def _run(handle, images, fit: str, targets: list[tuple[nn.Module, str, Callable]], eager: bool = False
-         ) -> torch.Tensor:
-    """Prepare `images`, then run the encoder once with `targets` hooked; returns the (B, C, H, W) input."""
-    x = handle.prepare(images, fit=fit)  # (B, C, H, W) in [0, 1]
-    with handle.lock, torch.inference_mode(), _hooked(handle.module, targets, eager):
-        handle.module.forward_features(handle.normalize(x))
-    return x
-
-
-def _block(handle, block: int) -> nn.Module:
-    blocks = handle.module.blocks
-    if not -len(blocks) <= block < len(blocks):
-        raise InputError(f"Block {block} does not exist; this model has blocks 0 to {len(blocks) - 1}.")
-    return blocks[block]
-
-
 def block_shapes(handle, images, block: int = 0, *, fit: str = "resize") -> list[ShapeStep]:
-    """The live tensor shapes through encoder block `block` for `images`, recorded by forward hooks.
+    """The live tensor shapes through encoder block `block` for `images`, read off the block's exact trace
+    (`trace.trace_block`: the block's own submodules run step by step). The (3, B, h, N, d) head split is the
+    fused qkv output reshaped and permuted exactly as timm's `Attention.forward` does.
 
-    The (3, B, h, N, d) head split is not a module, so it is computed from the hooked qkv output shape and
-    the block's num_heads / head_dim, exactly as timm's `Attention.forward` reshapes and permutes it.
+    Raises:
+        InputError: a block index the model does not have.
+        ModelError: a block the trace does not understand (it names the feature).
     """
-    blk = _block(handle, block)
-    attn, mlp = blk.attn, blk.mlp
-    if not all(hasattr(m, a) for m, a in ((attn, "qkv"), (attn, "proj"), (mlp, "fc1"), (mlp, "fc2"))):
-        raise InputError(f"Block {block} is not a standard ViT block (fused qkv, proj, fc1, fc2); pick a timm ViT.")
-    seen: dict[str, tuple[int, ...]] = {}
-
-    def post(key: str) -> Callable:
-        def hook(_m, _inputs, out) -> None:  # returns None: a hook's return value would replace the output
-            seen.setdefault(key, tuple(out.shape))
-        return hook
-
-    def pre(key: str) -> Callable:
-        def hook(_m, inputs) -> None:
-            seen.setdefault(key, tuple(inputs[0].shape))
-        return hook
-
-    targets = [(blk, "pre", pre("input")), (blk.norm1, "post", post("norm1")), (attn.qkv, "post", post("qkv")),
-               (attn.attn_drop, "post", post("scores")), (attn.proj, "post", post("proj")),
-               (blk.norm2, "pre", pre("residual")), (blk.norm2, "post", post("norm2")),
-               (mlp.fc1, "post", post("fc1")), (mlp.fc2, "post", post("fc2")), (blk, "post", post("output"))]
-    if isinstance(getattr(mlp, "act", None), nn.Module):
-        targets.append((mlp.act, "post", post("act")))
-    _run(handle, images, fit, targets, eager=True)
-    missing = {"input", "norm1", "qkv", "scores", "proj", "residual", "norm2", "fc1", "fc2", "output"} - set(seen)
-    if missing:
-        raise InputError(f"Block {block} did not run the stages {sorted(missing)} through hookable modules "
-                         "(its attention may have no separate softmax); pick a standard ViT.")
-    heads = int(attn.num_heads)
-    return _steps(seen, heads, int(getattr(attn, "head_dim", seen["qkv"][-1] // 3 // heads)))
+    n = handle.num_layers
+    if not -n <= block < n:
+        raise InputError(f"Block {block} does not exist; this model has blocks 0 to {n - 1}.")
+    t = trace_block(handle, images, layer=block % n, fit=fit)
+    shape = lambda x: tuple(x.shape)  # noqa: E731
+    seen = {"input": shape(t.x_in), "norm1": shape(t.ln1), "qkv": shape(t.qkv), "scores": shape(t.attn),
+            "proj": shape(t.attn_out), "residual": shape(t.resid1), "norm2": shape(t.ln2), "fc1": shape(t.fc1),
+            "act": shape(t.act), "fc2": shape(t.fc2), "output": shape(t.x_out)}
+    return _steps(seen, t.num_heads, t.head_dim)
 
 
 def _steps(seen: dict[str, tuple[int, ...]], h: int, d: int) -> list[ShapeStep]:
