@@ -1,10 +1,13 @@
-"""`vizcore attention IMAGE`: an attention map of an image as a PNG overlay (and raw `.npy`)."""
+"""`vizcore attention IMAGE`: an attention map of an image as a PNG overlay (and raw `.npy` with a `.json` sidecar
+naming the model). Random weights are labelled in the picture, the sidecar and the message."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, ImageDraw, ImageFont
 
 import vizcore as vc
 from vizcore.analysis import attention
@@ -12,6 +15,8 @@ from vizcore.errors import InputError
 from vizcore.export import render
 
 VIEWS = ("rollout", "grad-rollout", "cls", "query")
+RANDOM_LABEL = "RANDOM WEIGHTS (untrained): not a learned pattern"
+BAND, BAND_COLOUR = 28, (178, 24, 43)
 
 
 def add(sub) -> None:
@@ -38,8 +43,6 @@ def add(sub) -> None:
 
 
 def _attention(args) -> int:
-
-
     model = vc.load_model(args.model, pretrained=not args.random_weights)
     image = vc.load_image(args.image)
     target = None
@@ -49,14 +52,51 @@ def _attention(args) -> int:
             target = int(attention.capture(model, [image], fit=args.fit).logits[0].argmax())
     maps = attention.capture(model, [image], fit=args.fit, target=target)
     grid = _view_grid(maps, args)
-    png = render.to_png(render.overlay(maps.image[0].numpy(), grid, opacity=args.opacity,
-                                       colorscale=args.colorscale, interpolation=args.interpolation))
-    args.out.write_bytes(png)
+    picture = render.overlay(maps.image[0].numpy(), grid, opacity=args.opacity, colorscale=args.colorscale,
+                             interpolation=args.interpolation)
+    args.out.write_bytes(labelled_png(picture, model.info))
     print(f"wrote {args.out} ({args.view}, {model.info.title})")
     if args.npy:
         np.save(args.npy, maps.attn[0].numpy())
-        print(f"wrote {args.npy} {tuple(maps.attn[0].shape)} (layers, heads, tokens, tokens)")
+        sidecar = write_sidecar(args.npy, model.info, {
+            "array": "attention probabilities of one image", "shape": list(maps.attn[0].shape),
+            "axes": ["layer", "head", "query token", "key token"], "dtype": str(maps.attn.dtype).replace("torch.", ""),
+            "prefix_tokens": list(maps.layout.prefix_names), "patch_grid": list(maps.layout.grid),
+            "input_size": list(maps.layout.input_size), "image": str(args.image), "fit": args.fit})
+        print(f"wrote {args.npy} {tuple(maps.attn[0].shape)} (layers, heads, tokens, tokens) and {sidecar}")
+    if not model.info.pretrained:
+        print("note: random weights: these maps show an untrained network, not anything learned "
+              "(the PNG and the .json say so too).")
     return 0
+
+
+def labelled_png(picture: np.ndarray, info) -> bytes:
+    """PNG bytes of a uint8 (H, W, 3) picture, enlarged like `render.to_png`; a model with random weights gets a
+    red band saying so across the top, IN the picture, so the file cannot be mistaken for a learned result."""
+    k = render.png_scale(picture.shape)
+    big = np.repeat(np.repeat(picture, k, axis=0), k, axis=1)  # (kH, kW, 3)
+    if not info.pretrained:
+        big = np.concatenate([_band(big.shape[1], RANDOM_LABEL), big])  # (BAND + kH, kW, 3)
+    return render.to_png(big, scale=1)
+
+
+def _band(width: int, text: str) -> np.ndarray:
+    canvas = Image.new("RGB", (width, BAND), BAND_COLOUR)
+    draw = ImageDraw.Draw(canvas)
+    font = ImageFont.load_default(size=15)
+    if draw.textlength(text, font=font) > width - 12:  # narrow picture: the essential part only
+        text = text.split(":")[0]
+    draw.text((6, 6), text, fill=(255, 255, 255), font=font)
+    return np.asarray(canvas)
+
+
+def write_sidecar(npy: Path, info, fields: dict) -> Path:
+    """`x.npy` -> `x.json` beside it: which model (spec, title, pretrained or random weights) made the array."""
+    path = Path(npy).with_suffix(".json")
+    meta = {"model": info.spec, "title": info.title, "pretrained": bool(info.pretrained),
+            "weights": "pretrained" if info.pretrained else "RANDOM (untrained): not a learned result", **fields}
+    path.write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    return path
 
 
 def _view_grid(maps, args):

@@ -1,4 +1,5 @@
-"""`vizcore mae IMAGE`: mask an image and render an MAE's four panels to PNG."""
+"""`vizcore mae IMAGE`: mask an image and render an MAE's four panels to PNG (random weights labelled in the
+picture)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 import vizcore as vc
 from vizcore.analysis import attention, mae
 from vizcore.analysis.mae import PANEL_TITLES
+from vizcore.cli.attention import labelled_png
 from vizcore.errors import InputError
 from vizcore.export import render
 from vizcore.models.mae.handle import MaeViT
@@ -17,7 +19,8 @@ def add(sub) -> None:
                        epilog="Example: vizcore mae photo.png --model bundled:tiny_mae --ratio 0.75 --strategy random "
                               "--seed 2 --out panels.png; focused: --strategy focused --region 2,2,6,6 --strength 1")
     k.add_argument("image", type=Path)
-    k.add_argument("--model", default="bundled:tiny_mae", help="an MAE spec: bundled:<name> or file:<checkpoint>")
+    k.add_argument("--model", default="bundled:tiny_mae",
+                   help="an MAE spec: bundled:<name>, hf:facebook/vit-mae-base or file:<checkpoint>")
     k.add_argument("--random-weights", action="store_true", help="use the architecture with random weights")
     k.add_argument("--ratio", type=float, default=0.75, help="mask ratio in [0, 0.95]")
     k.add_argument("--strategy", choices=["random", "block", "grid", "focused"], default="random")
@@ -51,8 +54,10 @@ def _mae(args) -> int:
         noise = mae.focus_noise(noise, region, strength=args.strength, hide=not args.keep)
     r = mae.reconstruct(model, x, mask_ratio=args.ratio, noise=noise)
     strip = render.labelled_strip([r.original[0], r.masked[0], r.reconstruction[0], r.pasted[0]], list(PANEL_TITLES))
-    args.out.write_bytes(render.to_png(strip, scale=1))
+    args.out.write_bytes(labelled_png(strip, model.info))
     hidden = r.mask[0].bool()
     mse = float(r.patch_error[0].flatten()[hidden].mean()) if hidden.any() else 0.0
     print(f"wrote {args.out}: {r.kept} of {g * g} patches kept, MSE on hidden patches {mse:.4f} ({model.info.title})")
+    if not model.info.pretrained:
+        print("note: random weights: the reconstruction is that of an untrained MAE (the PNG says so too).")
     return 0

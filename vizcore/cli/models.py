@@ -1,4 +1,5 @@
-"""`vizcore models` (what is available offline) and `vizcore app` (start the web app)."""
+"""`vizcore models` (bundled and curated models: purpose, size, licence, weights here or not) and `vizcore app`
+(start the web app)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ import sys
 from pathlib import Path
 
 import vizcore as vc
+from vizcore.models import format_size
 
 
 def add(sub) -> None:
-    m = sub.add_parser("models", help="list models available offline",
-                       epilog="Example: vizcore models")
+    m = sub.add_parser("models", help="list the bundled and curated models, with whether their weights are here",
+                       epilog="Example: vizcore models  (then: vizcore download timm:vit_small_patch16_224.dino)")
     m.set_defaults(run=_models)
 
     s = sub.add_parser("app", help="start the web app (streamlit run app.py)",
@@ -21,9 +23,17 @@ def add(sub) -> None:
 
 
 def _models(args) -> int:
-    for info in vc.list_models():
-        where = "offline" if info.offline else "no local weights (random only)"
-        print(f"{info.spec:55s} {where:32s} {info.title}")
+    infos = vc.list_models()
+    print("Bundled (trained here, in assets/models; each knows only its own small domain):")
+    for info in (i for i in infos if i.spec.startswith("bundled:")):
+        print(f"  {info.spec:28s} {info.kind:4s} {info.title}: trained on {info.trained_on or 'see its card'}")
+    print("\nCurated pretrained models (weights from the Hugging Face Hub on request):")
+    for info in (i for i in infos if not i.spec.startswith("bundled:")):
+        here = "weights here" if info.offline else f"not here: vizcore download {info.spec}"
+        print(f"  {info.spec}\n    {info.title} · {format_size(info.size_bytes)} · licence {info.licence} · {here}"
+              f"\n    {info.description}\n    trained on {info.trained_on}; pages: {', '.join(info.pages)}")
+    print("\nAny other timm ViT (timm:<name>), Hugging Face repo (hf:<org>/<name>) or local checkpoint "
+          "(file:<path>) works too; without weights, --random-weights explores the architecture untrained.")
     return 0
 
 

@@ -1,7 +1,9 @@
 """Everything that loads or defines a model: the registry, the two handle protocols and every model family.
 
-Specs: ``bundled:<name>`` (assets/models), ``timm:<name>`` (any timm ViT, weights from the local cache),
-``file:<path>[?arch=<timm name>]`` (a local checkpoint). Adding a source is adding one entry to `SOURCES`.
+Specs: ``bundled:<name>`` (assets/models), ``timm:<name>`` (any timm ViT, weights from the local Hugging Face
+cache), ``hf:<repo_id>`` (a transformers ViT-family repo in that cache), ``file:<path>[?arch=<timm name>]`` (a local
+checkpoint or transformers folder). Adding a source is adding one entry to `SOURCES`. Weights reach the cache only
+on request: `download.plan` + `download.download` (the CLI's `vizcore download`, the app's Download weights button).
 Every handle is exactly one of `ViTHandle` (ViTs and MAE encoders: `TimmViT`, `MaeViT`) and `AutoencoderHandle`
 (`TorchAutoencoder`); `ModelHandle` is their union.
 
@@ -12,16 +14,29 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import torch
+
 from vizcore.errors import ModelError
 from vizcore.models.bundled import list_bundled, load_bundled
+from vizcore.models.curated import (
+    CURATED,
+    available_backbones,
+    estimated_bytes,
+    format_size,
+    needs_download,
+    weights_present,
+)
+from vizcore.models.domain import DomainNote, out_of_domain_note
 from vizcore.models.files import load_file
+from vizcore.models.hf_source import load_hf
 from vizcore.models.protocols import AutoencoderHandle, ModelHandle, ModelInfo, Preprocess, ViTHandle
-from vizcore.models.timm_source import CURATED, list_timm, load_timm
+from vizcore.models.timm_source import load_timm
 from vizcore.models.vit import TimmViT
 
 SOURCES: dict[str, Callable[..., ModelHandle]] = {
     "bundled": load_bundled,
     "timm": load_timm,
+    "hf": load_hf,
     "file": load_file,
 }
 DEFAULT_MODEL = "bundled:tiny_vit"
@@ -32,17 +47,26 @@ def load_model(spec: str, *, pretrained: bool = True) -> ModelHandle:
     scheme, sep, rest = (spec or "").strip().partition(":")
     if not sep or scheme not in SOURCES or not rest:
         raise ModelError(
-            f"'{spec}' is not a model spec. Use bundled:<name>, timm:<name> or file:<path>, "
+            f"'{spec}' is not a model spec. Use bundled:<name>, timm:<name>, hf:<repo id> or file:<path>, "
             f"e.g. {DEFAULT_MODEL} or timm:vit_small_patch16_224.dino."
         )
     return SOURCES[scheme](rest, pretrained=pretrained)
 
 
+def random_twin(spec: str, *, seed: int = 0) -> ModelHandle:
+    """`spec`'s architecture and preprocessing with random weights (labelled so), the same for the same seed: the
+    baseline a pretrained model is compared with. The global random state is left as it was."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return load_model(spec, pretrained=False)
+
+
 def list_models() -> list[ModelInfo]:
-    """Bundled models and the curated timm models, each marked with whether its weights are on this machine."""
-    return list_bundled() + list_timm()
+    """Bundled models and the curated pretrained models, each marked with whether its weights are on this
+    machine (`offline`); curated entries carry purpose (`description`), size, licence and pages."""
+    return list_bundled() + [c.info(offline=weights_present(c.spec)) for c in CURATED]
 
 
-__all__ = ["CURATED", "DEFAULT_MODEL", "AutoencoderHandle", "ModelHandle", "ModelInfo", "Preprocess", "TimmViT",
-           "ViTHandle", "list_models",
-           "load_model"]
+__all__ = ["CURATED", "DEFAULT_MODEL", "SOURCES", "AutoencoderHandle", "DomainNote", "ModelHandle", "ModelInfo",
+           "Preprocess", "TimmViT", "ViTHandle", "available_backbones", "estimated_bytes", "format_size",
+           "list_models", "load_model", "needs_download", "out_of_domain_note", "random_twin", "weights_present"]

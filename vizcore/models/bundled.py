@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from vizcore.errors import ModelError
 from vizcore.models import autoencoders
 from vizcore.models.checkpoints import load_into, read_state_dict
+from vizcore.models.domain import card_domain
 from vizcore.models.mae import handle as mae_handle
 from vizcore.models.protocols import ModelInfo, Preprocess
 from vizcore.models.vit import TimmViT, build_timm_vit
@@ -41,11 +43,14 @@ def list_bundled() -> list[ModelInfo]:
         if not card_path.with_suffix(".safetensors").is_file():
             continue
         card = read_card(card_path)
+        domain, trained_on = card_domain(card)
         infos.append(ModelInfo(
             spec=f"bundled:{card['name']}",
             title=card.get("title", card["name"]),
             kind=card["kind"],
             description=card.get("description", ""),
+            domain=domain,
+            trained_on=trained_on,
         ))
     return infos
 
@@ -53,13 +58,17 @@ def list_bundled() -> list[ModelInfo]:
 def handle_from_card(card: dict, weights: Path | None, spec: str, pretrained: bool = True):
     """Build the model a card describes and load `weights` into it strictly (random weights if None).
 
-    The card's "kind" picks the builder in `BUILDERS`; adding a model family is adding one entry there.
+    The card's "kind" picks the builder in `BUILDERS`; adding a model family is adding one entry there. The
+    handle's `info.domain` / `info.trained_on` name the card's data set (honest labels for narrow models).
     """
     builder = BUILDERS.get(card["kind"])
     if builder is None:
         raise ModelError(f"{spec}: model kind '{card['kind']}' is not supported by this version of vizcore. Check the "
                          f"card's \"kind\": it must be one of {', '.join(sorted(BUILDERS))}.")
-    return builder(card, weights, spec, pretrained)
+    handle = builder(card, weights, spec, pretrained)
+    domain, trained_on = card_domain(card)
+    handle.info = replace(handle.info, domain=domain, trained_on=trained_on)
+    return handle
 
 
 def _vit_from_card(card: dict, weights: Path | None, spec: str, pretrained: bool) -> TimmViT:

@@ -14,11 +14,12 @@ import torch.nn as nn
 from vizcore.errors import CheckpointError
 
 PICKLE_SUFFIXES = {".pth", ".pt", ".bin", ".ckpt"}
-WRAPPER_KEYS = ("model", "state_dict", "model_state", "module")
+WRAPPER_KEYS = ("model", "state_dict", "model_state", "module", "teacher")  # "teacher": DINO training checkpoints
 
 
-def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """Load a state dict from `path`, unwrapping {"model": ...} style training checkpoints."""
+def read_state_dict(path: str | Path, allowed: tuple[type, ...] = ()) -> dict[str, torch.Tensor]:
+    """Load a state dict from `path`, unwrapping {"model": ...} style training checkpoints (pickles may hold exactly
+    the `allowed` extra classes, e.g. an argparse.Namespace of training arguments)."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"No checkpoint file at {path}. Check the path (it must be a local file).")
@@ -26,7 +27,7 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     if suffix == ".safetensors":
         sd = _read_safetensors(path)
     elif suffix in PICKLE_SUFFIXES:
-        sd = read_pickle(path)
+        sd = read_pickle(path, allowed)
     else:
         raise CheckpointError(
             f"{path.name}: unsupported checkpoint type '{suffix}'. Use .safetensors (preferred) or .pth/.pt."
@@ -49,11 +50,16 @@ def _read_safetensors(path: Path) -> dict:
 
 def read_pickle(path: Path, allowed: tuple[type, ...] = ()) -> dict:
     """`torch.load(weights_only=True)` (plus exactly the `allowed` classes), unwrapping {"model": ...} dicts."""
+    return unwrap(load_pickle(path, allowed), path.name)
+
+
+def load_pickle(path: Path, allowed: tuple[type, ...] = ()) -> object:
+    """The object a `.pth` holds, through `torch.load(weights_only=True)` plus exactly the `allowed` classes."""
     if not path.is_file():
         raise CheckpointError(f"No checkpoint file at {path}. Check the path (it must be a local file).")
     try:
         with torch.serialization.safe_globals(list(allowed)):
-            obj = torch.load(str(path), map_location="cpu", weights_only=True)
+            return torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises UnpicklingError, RuntimeError, EOFError, ... for bad files
         if "weights_only" in str(e) or "Unsupported global" in str(e):
             raise CheckpointError(
@@ -62,12 +68,27 @@ def read_pickle(path: Path, allowed: tuple[type, ...] = ()) -> dict:
             ) from None
         raise CheckpointError(f"{path.name} is not a readable PyTorch checkpoint: it may be truncated, corrupt or "
                               "another kind of file. Download or export it again, ideally as .safetensors.") from None
+
+
+def unwrap(obj: object, name: str) -> dict:
+    """The state dict inside a training checkpoint ({"model": ...}, {"state_dict": ...}, ...) or `obj` itself."""
     for key in WRAPPER_KEYS:
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):
             return obj[key]
     if not isinstance(obj, dict):
-        raise CheckpointError(f"{path.name} holds a {type(obj).__name__}, not a state dict of tensors.")
+        raise CheckpointError(f"{name} holds a {type(obj).__name__}, not a state dict of tensors.")
     return obj
+
+
+def strip_training_prefixes(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The backbone of a training checkpoint: "module." (DistributedDataParallel) removed, and for DINO's
+    MultiCropWrapper the "backbone." weights only (its "head." is the self-distillation projection head, not part of
+    the ViT)."""
+    if sd and all(k.startswith("module.") for k in sd):
+        sd = {k[len("module."):]: v for k, v in sd.items()}
+    if any(k.startswith("backbone.") for k in sd):
+        sd = {k[len("backbone."):]: v for k, v in sd.items() if k.startswith("backbone.")}
+    return sd
 
 
 def _only_tensors(sd: dict, name: str) -> dict[str, torch.Tensor]:

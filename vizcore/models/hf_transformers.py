@@ -100,6 +100,11 @@ def is_transformers_folder(path: Path) -> bool:
     return "model_type" in config
 
 
+def folder_config(path: Path) -> dict:
+    """The config.json of a transformers folder (of its newest checkpoint-N/ for a Trainer output folder)."""
+    return _read_json(resolve_trainer_folder(Path(path)) / "config.json")
+
+
 def resolve_trainer_folder(path: Path) -> Path:
     """The folder to load: `path` itself when it holds weights, else its highest `checkpoint-N/` sub-folder.
 
@@ -127,7 +132,7 @@ def load_transformers_folder(path: Path) -> HfVit:
     architecture = (config.get("architectures") or [model_type])[0]
     _check_supported(config, model_type, architecture)
     cfg = {**DEFAULTS, **(DINOV2_DEFAULTS if model_type.startswith("dinov2") else {}), **config}
-    state = _read_weights(folder)
+    state = read_weights(folder)
     prefix = FAMILIES[model_type][0]
     prefix = prefix if any(k.startswith(prefix) for k in state) else ""
     if model_type.startswith("dinov2") and "classifier.weight" in state:
@@ -299,7 +304,7 @@ def _weights_file(folder: Path) -> Path | None:
     return next((folder / n for n in WEIGHT_FILES if (folder / n).is_file()), None)
 
 
-def _read_weights(folder: Path) -> dict[str, torch.Tensor]:
+def read_weights(folder: Path) -> dict[str, torch.Tensor]:
     """model.safetensors, or pytorch_model.bin through torch.load(weights_only=True), which runs no code."""
     path = _weights_file(folder)
     if path is None:

@@ -29,6 +29,13 @@ class ModelInfo:
         description: one sentence on what it is and how it was trained.
         pretrained: False when the weights are random (always labelled as such in the UI).
         offline: True when the weights are on this machine right now.
+        domain: the data set a narrow model was trained on ("scenes", "digits", "sprites": names in
+            `vizcore.data.list_datasets()`); "" for models trained on broad natural images (or unknown). Views
+            call `vizcore.models.out_of_domain_note` with it before showing an answer for other images.
+        trained_on: one phrase on the training data, e.g. "ImageNet-1k (1.28 M photos, 1,000 classes)".
+        licence: the weights' licence (curated models), e.g. "apache-2.0".
+        size_bytes: bytes of the weight file a download fetches (0 when unknown or already bundled).
+        pages: the app pages the model fits (curated models), e.g. ("Attention", "MAE reconstruction").
     """
 
     spec: str
@@ -37,6 +44,11 @@ class ModelInfo:
     description: str = ""
     pretrained: bool = True
     offline: bool = True
+    domain: str = ""
+    trained_on: str = ""
+    licence: str = ""
+    size_bytes: int = 0
+    pages: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

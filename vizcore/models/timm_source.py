@@ -1,7 +1,8 @@
 """`timm:` models: any timm Vision Transformer, with weights from the local Hugging Face cache only.
 
-vizcore never downloads at run time. With no cached weights the loader fails at once with a message that says
-how to get them (or to ask for random weights explicitly, which the UI labels as such).
+Loading never touches the network (HF_HUB_OFFLINE or not): weights come from the cache that `vizcore download` and
+the app's Download weights button fill (`vizcore.models.download`). With no cached weights the loader fails at once
+with a message that says how to get them (or to ask for random weights explicitly, which every view labels).
 """
 
 from __future__ import annotations
@@ -12,17 +13,10 @@ import torch.nn as nn
 
 from vizcore.errors import CheckpointError, ModelError, WeightsUnavailableError
 from vizcore.models.checkpoints import read_state_dict
+from vizcore.models.curated import lookup, missing_weights_message, with_curated
 from vizcore.models.protocols import ModelInfo, Preprocess
 from vizcore.models.vit import TimmViT, is_vit
 
-# A short, curated list for pickers: (timm name, title).
-CURATED = (
-    ("vit_base_patch16_224.augreg2_in21k_ft_in1k", "ViT-B/16 (AugReg, ImageNet-1k classifier)"),
-    ("deit_small_distilled_patch16_224.fb_in1k", "DeiT-S distilled (CLS + distillation token)"),
-    ("vit_small_patch16_224.dino", "DINO ViT-S/16 (self-supervised)"),
-    ("vit_small_patch14_reg4_dinov2.lvd142m", "DINOv2 ViT-S/14 with 4 registers"),
-    ("vit_base_patch16_224.mae", "MAE ViT-B/16 encoder (self-supervised)"),
-)
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "open_clip_pytorch_model.bin")
 
 
@@ -47,14 +41,6 @@ def cached_weights(name: str) -> str | None:
     return None
 
 
-def list_timm() -> list[ModelInfo]:
-    """The curated timm models, each marked offline or not."""
-    return [
-        ModelInfo(f"timm:{name}", title, "vit", pretrained=True, offline=cached_weights(name) is not None)
-        for name, title in CURATED
-    ]
-
-
 def _check_name(name: str) -> None:
     import timm
 
@@ -74,11 +60,11 @@ def _create(name: str, **kwargs) -> nn.Module:
         return timm.create_model(name, **kwargs)
 
 
-def _create_pretrained(name: str, path: str) -> nn.Module:
+def _create_pretrained(name: str, path: str, **kwargs) -> nn.Module:
     """Build `name` with the weights in `path`, through timm's own checkpoint filter (pos-embed resampling etc.)."""
     sd = read_state_dict(path)
     try:
-        return _create(name, pretrained=True, pretrained_cfg_overlay={"state_dict": sd})
+        return _create(name, pretrained=True, pretrained_cfg_overlay={"state_dict": sd}, **kwargs)
     except (RuntimeError, KeyError, ValueError) as e:
         detail = " ".join(str(e).split())[:400]
         raise CheckpointError(
@@ -86,29 +72,33 @@ def _create_pretrained(name: str, path: str) -> nn.Module:
         ) from None
 
 
-def load_timm(name: str, *, pretrained: bool = True, weights: str | None = None) -> TimmViT:
-    """Load timm model `name`; pretrained weights from `weights` (a local file) or the local HF cache."""
+def load_timm(name: str, *, pretrained: bool = True, weights: str | None = None,
+              num_classes: int | None = None) -> TimmViT:
+    """Load timm model `name`; pretrained weights from `weights` (a local file) or the local HF cache.
+
+    `num_classes` overrides the head (0: none, e.g. for a self-supervised backbone's checkpoint).
+    """
     _check_name(name)
     spec = f"timm:{name}"
+    entry = lookup(spec)
+    kwargs = dict(entry.build) if entry else {}
+    if num_classes is not None:
+        kwargs["num_classes"] = num_classes
     if pretrained:
         path = weights or cached_weights(name)
         if path is None:
-            raise WeightsUnavailableError(
-                f"No pretrained weights for {spec} on this machine, and vizcore does not download at run time. "
-                f"Fetch them once with `huggingface-cli download timm/{name}` where there is internet, or pass a "
-                "local file, or choose 'random weights' to explore the architecture untrained."
-            )
-        module = _create_pretrained(name, path)
+            raise WeightsUnavailableError(missing_weights_message(spec))
+        module = _create_pretrained(name, path, **kwargs)
     else:
-        module = _create(name, pretrained=False)
+        module = _create(name, pretrained=False, **kwargs)
     if not is_vit(module):
         raise ModelError(f"{spec} is not a plain Vision Transformer (no `blocks[i].attn`); pick a ViT-family name.")
     return TimmViT(module, _info(spec, name, pretrained), _preprocess(module), _class_names(module))
 
 
 def _info(spec: str, name: str, pretrained: bool) -> ModelInfo:
-    title = dict(CURATED).get(name, name) + ("" if pretrained else " (random weights)")
-    return ModelInfo(spec, title, "vit", pretrained=pretrained, offline=True)
+    title = name + ("" if pretrained else " (random weights)")
+    return with_curated(ModelInfo(spec, title, "vit", pretrained=pretrained, offline=True))
 
 
 def _preprocess(module: nn.Module) -> Preprocess:

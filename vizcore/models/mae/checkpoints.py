@@ -16,7 +16,8 @@ from pathlib import Path
 import torch
 
 from vizcore.errors import CheckpointError, ModelError
-from vizcore.models.checkpoints import load_into, read_pickle, read_state_dict
+from vizcore.models.checkpoints import load_into, load_pickle, read_state_dict, unwrap
+from vizcore.models.hf_transformers import read_weights, resolve_trainer_folder
 from vizcore.models.mae.model import MaeConfig, MaskedAutoencoder
 
 PRESET_HEADS = {768: 12, 1024: 16, 1280: 16}  # ViT-B, ViT-L, ViT-H encoders; decoders use 16
@@ -35,18 +36,36 @@ MAE_KEYS = {"pos_embed", "patch_embed.proj.weight", "blocks.0.attn.qkv.weight"} 
 
 def read_mae_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
     """Tensors of an official or HF MAE checkpoint, converted to our (official) parameter names."""
+    return read_mae_file(path)[0]
+
+
+def read_mae_file(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
+    """(tensors with our names, the training arguments saved with them) from an official `.pth`, a `.safetensors`
+    file or a Hugging Face ViTMAE folder (also a Trainer output folder: its newest checkpoint-N/).
+
+    The arguments are the official script's `args` Namespace as a dict ({} when the file has none): `norm_pix_loss`
+    there says how the prediction must be un-normalised.
+    """
     path = Path(path)
-    if path.suffix == ".safetensors" or path.is_dir():
-        sd = read_state_dict(path / "model.safetensors" if path.is_dir() else path)
+    args: dict = {}
+    if path.is_dir():
+        sd = read_weights(resolve_trainer_folder(path))
+    elif path.suffix == ".safetensors":
+        sd = read_state_dict(path)
     else:
-        sd = _torch_load(path)
-    return from_hf(sd) if any(k.startswith("vit.") for k in sd) else sd
+        sd, args = _torch_load(path)
+    sd = {k: v for k, v in sd.items() if isinstance(v, torch.Tensor)}
+    return (from_hf(sd) if any(k.startswith("vit.") for k in sd) else sd), args
 
 
-def _torch_load(path: Path) -> dict[str, torch.Tensor]:
-    """An official checkpoint: tensors under "model", plus an argparse.Namespace (the one extra class allowed)."""
-    sd = read_pickle(path, allowed=(argparse.Namespace,))
-    return {k: v for k, v in sd.items() if isinstance(v, torch.Tensor)}
+def _torch_load(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
+    """An official checkpoint ({"model", "optimizer", "epoch", "scaler", "args"}): the tensors under "model" and
+    the argparse.Namespace under "args" (the one extra class allowed) as a dict."""
+    obj = load_pickle(path, allowed=(argparse.Namespace,))
+    args = obj.get("args") if isinstance(obj, dict) else None
+    sd = unwrap(obj, path.name)
+    return {k: v for k, v in sd.items() if isinstance(v, torch.Tensor)}, (
+        vars(args) if isinstance(args, argparse.Namespace) else {})
 
 
 def infer_config(sd: dict[str, torch.Tensor], *, num_heads: int | None = None, decoder_num_heads: int = 16,
@@ -99,7 +118,9 @@ _HF_BLOCK = {  # both key generations: (vit.encoder.layer.i | vit.layers.i).<inn
     "mlp.fc1": "mlp.fc1", "mlp.fc2": "mlp.fc2",
 }
 _HF_QKV = r"attention\.(?:attention\.(query|key|value)|(q|k|v)_proj)"
-_HF_LAYERS = r"(vit\.encoder\.layer|vit\.layers|decoder\.decoder_layers|decoder\.layers)\.(\d+)\.(.+)\.(weight|bias)$"
+# decoder layers: "decoder_layers" on the Hub, "layers" in memory, "decoder_encoder.layer" as transformers 5 saves them
+_HF_LAYERS = (r"(vit\.encoder\.layer|vit\.layers|decoder\.decoder_layers|decoder\.layers"
+              r"|decoder\.decoder_encoder\.layer)\.(\d+)\.(.+)\.(weight|bias)$")
 _HF_TOP = {
     "vit.embeddings.cls_token": "cls_token", "vit.embeddings.position_embeddings": "pos_embed",
     "vit.embeddings.patch_embeddings.projection": "patch_embed.proj", "vit.layernorm": "norm",
@@ -153,7 +174,7 @@ def from_hf(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 def read_mae_config(path: str | Path) -> dict:
     """Head counts and norm_pix_loss from a Hugging Face `config.json` in (or beside) the checkpoint; {} if none."""
     path = Path(path)
-    config = (path if path.is_dir() else path.parent) / "config.json"
+    config = (resolve_trainer_folder(path) if path.is_dir() else path.parent) / "config.json"
     if not config.is_file():
         return {}
     try:

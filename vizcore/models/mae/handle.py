@@ -19,8 +19,8 @@ from vizcore.models.mae.checkpoints import (
     EncoderOnlyError,
     NotMaeError,
     infer_config,
-    read_mae_checkpoint,
     read_mae_config,
+    read_mae_file,
 )
 from vizcore.models.mae.model import MaeConfig, MaskedAutoencoder
 from vizcore.models.protocols import ModelInfo, Preprocess
@@ -105,15 +105,26 @@ def from_card(card: dict, weights: Path | None, spec: str, pretrained: bool = Tr
     return build(sd, cfg, info, _preprocess(cfg, pre.get("mean", (0, 0, 0)), pre.get("std", (1, 1, 1))), spec)
 
 
-def from_checkpoint(path: Path, spec: str, *, num_heads: int | None = None) -> MaeViT:
-    """An official `.pth` (full or encoder-only) or a Hugging Face ViTMAE folder / safetensors file."""
-    sd = read_mae_checkpoint(path)
+def from_checkpoint(path: Path, spec: str, *, num_heads: int | None = None, norm_pix_loss: bool | None = None,
+                    pretrained: bool = True, title: str | None = None) -> MaeViT:
+    """An official `.pth` (full or encoder-only) or a Hugging Face ViTMAE folder / safetensors file.
+
+    norm_pix_loss: None reads it from the checkpoint's training `args` (the official script saves them), else from
+    a Hugging Face config.json, else False. `pretrained=False` keeps the architecture with fresh random weights.
+    """
+    sd, args = read_mae_file(path)
     if not sd.keys() >= MAE_KEYS or ("head.weight" in sd and "decoder_pred.weight" not in sd):
         raise NotMaeError(f"{path.name} is not an MAE checkpoint.")
     hf = read_mae_config(path)  # {} unless a config.json sits in (or beside) the checkpoint
+    if norm_pix_loss is None:
+        norm_pix_loss = bool(args.get("norm_pix_loss", hf.get("norm_pix_loss", False)))
     cfg = infer_config(sd, num_heads=num_heads or hf.get("num_heads"),
-                       decoder_num_heads=hf.get("decoder_num_heads", 16),
-                       norm_pix_loss=bool(hf.get("norm_pix_loss", False)), encoder_only_ok=True)
-    info = ModelInfo(spec, f"{path.name} (MAE{'' if 'decoder_pred.weight' in sd else ', encoder only'})", "mae",
-                     "An MAE loaded from a local checkpoint.")
+                       decoder_num_heads=hf.get("decoder_num_heads", 16), norm_pix_loss=norm_pix_loss,
+                       encoder_only_ok=True)
+    full = "decoder_pred.weight" in sd
+    if not pretrained:
+        sd = (MaskedAutoencoder(cfg) if full else build_timm_vit(_timm_arch(cfg))).state_dict()
+    name = title or f"{path.name} (MAE{'' if full else ', encoder only'})"
+    info = ModelInfo(spec, name + ("" if pretrained else " (random weights)"), "mae",
+                     "An MAE loaded from a local checkpoint.", pretrained=pretrained)
     return build(sd, cfg, info, _preprocess(cfg, IMAGENET_MEAN, IMAGENET_STD), spec)
