@@ -1,4 +1,4 @@
-"""Home: what vizcore shows and which models work offline right now."""
+"""Home: what vizcore shows, the real pretrained models (download on request) and the bundled ones."""
 
 import pandas as pd
 import streamlit as st
@@ -8,6 +8,8 @@ from vizcore.ui.shell import ensure_navigation
 ensure_navigation()
 
 import vizcore as vc  # noqa: E402
+from vizcore.models import format_size  # noqa: E402
+from vizcore.ui import widgets  # noqa: E402
 
 st.title("vizcore: see what image models learn")
 st.markdown(
@@ -26,16 +28,44 @@ vizcore opens up image models on your own machine, offline, on a CPU.
 
 Start with the bundled **Tiny ViT**: it was trained here (`vizcore train vit`) to name the shape hidden in a
 cluttered scene, so its attention has something to find; the bundled **Tiny MAE** (`vizcore train mae`) learned to
-fill in the same scenes. Any timm Vision Transformer works too once its weights
-are in the local Hugging Face cache.
+fill in the same scenes. For your own photos use a real pretrained model (below): one click on **Download weights**
+in the model picker, or `vizcore download <spec>` on the command line.
 """
 )
 
-st.subheader("Models available on this machine")
-rows = [
-    {"model": i.title, "spec": i.spec, "kind": i.kind, "weights here": "yes" if i.offline else "no (random only)"}
-    for i in vc.list_models()
-]
-st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-st.caption("Models without local weights can still be opened with random weights (labelled as such). "
-           "Fetch real weights once with `huggingface-cli download timm/<name>` on a machine with internet.")
+st.warning(
+    "**The bundled models know only their own tiny worlds.** The Tiny ViT and Tiny MAE saw nothing but synthetic "
+    "64-px scenes of 8 shapes in clutter; the autoencoders saw 8x8 digits or 32-px sprites. Shown a photo or your "
+    "upload they still answer (a cat comes out as *ring 84.6%*), but that answer is not meaningful; the pages say "
+    "so next to it. For photos, pick **DINO ViT-S/16** (≈87 MB) or another model below.",
+    icon="🧭",
+)
+
+st.subheader("Bundled models (trained here, in assets/models)")
+infos = vc.list_models()
+st.dataframe(pd.DataFrame([
+    {"model": i.title, "spec": i.spec, "kind": i.kind, "trained on": i.trained_on, "weights here": "yes"}
+    for i in infos if i.spec.startswith("bundled:")
+]), hide_index=True, width="stretch", key="home_bundled")
+
+st.subheader("Real pretrained models")
+st.caption("Downloaded on request only, into the Hugging Face cache (`$HF_HOME/hub`, usually "
+           "`~/.cache/huggingface/hub`), where timm and transformers find them too. Sizes are approximate "
+           "(parameters x 4 bytes); the exact size shows when a download starts.")
+curated = [i for i in infos if not i.spec.startswith("bundled:")]
+st.dataframe(pd.DataFrame([
+    {"model": i.title, "weights here": "yes" if i.offline else "no", "size": format_size(i.size_bytes),
+     "good for": i.description, "pages": ", ".join(i.pages), "licence": i.licence, "trained on": i.trained_on,
+     "spec": i.spec}
+    for i in curated
+]), hide_index=True, width="stretch", key="home_curated")
+missing = {i.spec: f"{i.title} ({format_size(i.size_bytes)})" for i in curated if not i.offline}
+if missing:
+    pick = st.selectbox("Download a model now", list(missing), format_func=missing.get, key="home_download_pick")
+    widgets.download_panel(pick, key="home", title=missing[pick].rsplit(" (", 1)[0])
+else:
+    st.success("Every curated model's weights are on this machine.", icon="✅")
+
+st.caption("Any model can also be opened with random weights (labelled as such on every page), and any timm ViT "
+           "(`timm:<name>`), Hugging Face repo (`hf:<org>/<name>`) or local checkpoint / transformers folder "
+           "(`file:<path>`) works through the picker's last entries.")

@@ -13,6 +13,7 @@ is what those files hold; the `.safetensors` header adds a few kB ("approx." in 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from vizcore.errors import ModelError
 from vizcore.models.download import is_downloaded, source_for_spec
@@ -138,6 +139,7 @@ def suggestion(kind: str) -> ModelInfo | None:
     return entry.info(offline=weights_present(entry.spec)) if entry else None
 
 
+@lru_cache(maxsize=128)
 def estimated_bytes(spec: str) -> int | None:
     """Approx. download size of a `timm:` / `hf:` spec without network: the curated figure, or for another timm
     name its parameter count x 4 bytes (built on the meta device, no memory); None when unknown (an hf repo)."""

@@ -1,20 +1,29 @@
-"""The shared controls, one helper each: the model picker, the image picker, the image-set picker, display options
-and the fit picker. Pages and views call these; none draws its own version.
+"""The shared controls, one helper each: the model picker (with the Download weights panel and the out-of-domain
+notice), the image picker, the image-set picker, display options and the fit picker. Pages and views call these;
+none draws its own version.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import streamlit as st
 from PIL import Image
 
+from vizcore.errors import VizcoreError
 from vizcore.export import render
+from vizcore.models import download as dl
+from vizcore.models import estimated_bytes, format_size, needs_download, out_of_domain_note
 from vizcore.ui import cache
 from vizcore.ui.errors import inline_errors
 
 OTHER_TIMM = "other-timm"
+OTHER_HF = "other-hf"
 LOCAL_FILE = "local-file"
+NOTICE = "_vz_domain_notice"  # this run's model choice for the out-of-domain notice, and whether it was drawn
+JOBS = "_vz_downloads"  # picker key -> {"spec", "status": requested | running | cancelled | failed, "done", ...}
+REDRAW_EVERY = 0.2  # s between progress-bar updates (each one is also where a Cancel click can stop the run)
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff"]
 FITS = {"resize": "Resize to the model's size", "crop": "Centre crop", "keep_aspect": "Keep aspect ratio"}
 RANDOM_HELP = ("Explore the architecture without pretrained weights. Results are then those of an untrained "
@@ -28,6 +37,7 @@ class ModelChoice:
     spec: str
     pretrained: bool
     title: str
+    key: str = "model"  # the picker's widget key (the notice's "use a real model" button switches it)
 
 
 def model_picker(*kinds: str, label: str = "Model", key: str = "model", default: str | None = None,
@@ -36,7 +46,9 @@ def model_picker(*kinds: str, label: str = "Model", key: str = "model", default:
     """Pick a listed model of `kinds` (first kind first), one of `extra` (spec -> title, e.g. pixels), and with
     `free_text` any timm name or local checkpoint; random weights are an explicit toggle.
 
-    Widget keys: `key`, `{key}_timm`, `{key}_ckpt`, `{key}_arch`, `{key}_random`. Returns None (after a message)
+    A pretrained `timm:` / `hf:` model whose weights are not here gets the Download weights panel in the page
+    (`download_panel`, in the current container): nothing is fetched until that button is pressed. Widget keys:
+    `key`, `{key}_timm`, `{key}_hf`, `{key}_ckpt`, `{key}_arch`, `{key}_random`. Returns None (after a message)
     when nothing usable is chosen and `stop` is False; otherwise stops the page.
     """
     kinds = kinds or ("vit",)
@@ -45,7 +57,8 @@ def model_picker(*kinds: str, label: str = "Model", key: str = "model", default:
     labels = dict(extra or {})
     labels |= {i.spec: i.title + ("" if i.offline else " · weights not on this machine") for i in infos}
     if free_text:
-        labels |= {OTHER_TIMM: "Other timm model…", LOCAL_FILE: "Local checkpoint file…"}
+        labels |= {OTHER_TIMM: "Other timm model…", OTHER_HF: "Hugging Face repo…",
+                   LOCAL_FILE: "Local checkpoint file or folder…"}
     if not labels:
         where.error(f"No {' / '.join(kinds)} models were found in assets/models. Re-create them with "
                     f"`vizcore train {kinds[0]} --bundled`.")
@@ -57,15 +70,21 @@ def model_picker(*kinds: str, label: str = "Model", key: str = "model", default:
     if spec == OTHER_TIMM:
         name = where.text_input("timm model name", placeholder="vit_small_patch16_224.dino", key=f"{key}_timm")
         spec = title = f"timm:{name.strip()}" if name.strip() else ""
+    elif spec == OTHER_HF:
+        repo = where.text_input("Hugging Face repo id (ViT, DeiT, DINOv2, ViTMAE)", placeholder="facebook/dinov2-small",
+                                key=f"{key}_hf")
+        spec = title = f"hf:{repo.strip()}" if repo.strip() else ""
     elif spec == LOCAL_FILE:
-        path = where.text_input("Checkpoint path on this server", placeholder="/models/vit.safetensors",
-                                key=f"{key}_ckpt")
+        path = where.text_input("Checkpoint file or folder on this server", placeholder="/models/vit.safetensors",
+                                key=f"{key}_ckpt", help="A .safetensors / .pth file, or a transformers folder "
+                                "(config.json + model.safetensors; a Trainer output folder works too).")
         arch = where.text_input("timm architecture (not needed for MAE checkpoints or with a model card beside it)",
                                 key=f"{key}_arch")
         spec = title = (f"file:{path.strip()}" + (f"?arch={arch.strip()}" if arch.strip() else "")
                         if path.strip() else "")
+    st.session_state[f"_vz_options_{key}"] = specs
     if spec in (extra or {}):
-        return ModelChoice(spec, True, title)
+        return ModelChoice(spec, True, title, key)
     random = where.toggle("Random weights (untrained)", value=False, key=f"{key}_random", help=RANDOM_HELP)
     if not spec:
         if stop:
@@ -73,7 +92,157 @@ def model_picker(*kinds: str, label: str = "Model", key: str = "model", default:
             st.stop()
         where.info("Type a model spec to continue.")
         return None
-    return ModelChoice(spec, not random, title + (" (random weights)" if random else ""))
+    choice = ModelChoice(spec, not random, title + (" (random weights)" if random else ""), key)
+    if choice.pretrained and needs_download(spec):
+        download_panel(spec, key=key, title=labels.get(choice.spec, spec).split(" · ")[0])
+    if stop:
+        st.session_state[NOTICE] = {"choice": choice, "drawn": False}
+    return choice
+
+
+# ---- Download weights ---------------------------------------------------------------------------------------------
+
+def download_panel(spec: str, *, key: str, title: str = "") -> None:
+    """The Download weights panel for a `timm:` / `hf:` spec whose weights are not here, in the current container.
+
+    Before the click: what is missing and a **Download weights (≈NN MB)** button; nothing touches the network.
+    After it: a progress bar (bytes, rate, time left) and a Cancel button while `download.download` runs in this
+    script run; then the model caches are cleared and the page reruns with the model. Failures (no network within
+    5 s, a full disk, a cut connection) and a cancel end inline, keeping the partial file: the button resumes it.
+    """
+    jobs = st.session_state.setdefault(JOBS, {})
+    if key in jobs and jobs[key]["spec"] != spec:
+        jobs.pop(key)
+    job = jobs.get(key)
+    name = title or spec
+    with st.container(border=True, key=f"{key}_download_panel"):
+        if job and job["status"] == "requested":
+            _run_download(job, key, name)  # reruns the page when done
+        st.markdown(f"**{name}**: its pretrained weights are not on this machine yet. Download them once "
+                    f"({size_text(spec)}) into the Hugging Face cache, or turn on *Random weights* to explore the "
+                    "architecture untrained.")
+        if job and job["status"] == "failed":
+            st.error(job["message"], icon="⚠️")
+        elif job and job["status"] in ("running", "cancelled"):
+            kept = f" {format_size(job.get('done', 0), approx=False)} kept:" if job.get("done") else ""
+            why = "cancelled" if job["status"] == "cancelled" else "stopped (the page changed while it ran)"
+            st.info(f"Download {why}.{kept} the button below continues where it stopped.", icon="⏸️")
+        st.button(f"Download weights ({size_text(spec)})", key=f"{key}_download", type="primary",
+                  on_click=_request_download, args=(key, spec))
+
+
+def size_text(spec: str) -> str:
+    """"≈87 MB" from the curated record or the architecture (no network), or "size shown when it starts"."""
+    size = estimated_bytes(spec)
+    return format_size(size) if size else "size shown when it starts"
+
+
+def _request_download(key: str, spec: str) -> None:
+    st.session_state.setdefault(JOBS, {})[key] = {"spec": spec, "status": "requested"}
+
+
+def _cancel_download(key: str) -> None:
+    job = st.session_state.get(JOBS, {}).get(key)
+    if job is not None:
+        job["status"] = "cancelled"
+
+
+def _run_download(job: dict, key: str, name: str) -> None:
+    """Fetch job["spec"] now, in this run: progress and Cancel drawn here; success clears caches and reruns."""
+    spec = job["spec"]
+    job["status"] = "running"
+    st.markdown(f"Downloading **{name}** ({spec}) into the Hugging Face cache…")
+    bar = st.progress(0.0, text="Asking the Hub for the file sizes…")
+    st.button("Cancel download", key=f"{key}_cancel", on_click=_cancel_download, args=(key,))
+    try:
+        plan = dl.plan(spec)
+        job["total"] = plan.total_bytes
+        dl.download(plan, progress=_progress(bar, job))
+    except VizcoreError as e:
+        job.update(status="failed", message=str(e))
+        bar.empty()
+        return
+    st.session_state[JOBS].pop(key, None)
+    cache.model.clear(spec, True)
+    cache.model_infos.clear()
+    cache.embedding_sources.clear()
+    st.rerun()
+
+
+def _progress(bar, job: dict):
+    """A download progress callback redrawing `bar` at most every REDRAW_EVERY s: bytes, rate, time left."""
+    start, last, first = time.monotonic(), [0.0], []
+
+    def update(done: int, total: int) -> None:
+        job["done"] = done
+        if not first:  # bytes already here (a resumed file) are not part of the rate
+            first.append(done)
+        now = time.monotonic()
+        if now - last[0] < REDRAW_EVERY and done < total:
+            return
+        last[0] = now
+        rate = (done - first[0]) / max(now - start, 1e-3)  # bytes/s fetched since the click
+        left = f"{(total - done) / rate:.0f} s left" if rate > 0 and done < total else "finishing…"
+        text = (f"{format_size(done, approx=False)} of {format_size(total, approx=False)} · "
+                f"{rate / 1e6:.1f} MB/s · {left}")
+        bar.progress(min(1.0, done / max(total, 1)), text=text)
+
+    return update
+
+
+# ---- honest labels for narrow models ------------------------------------------------------------------------------
+
+def domain_notice(choice: ModelChoice | None, image_domain: str | None, *, what: str = "this image") -> None:
+    """Beside an answer: when `choice` is a narrow bundled model and the image is not from its domain, say what it
+    was trained on, that its answer is not meaningful, and offer one click to a real pretrained model (switching the
+    picker, and downloading it when its weights are not here). Drawn at most once per run.
+
+    image_domain: the data set the image comes from ("scenes", "photos", ...; `sample_domain`), None for uploads.
+    """
+    state = st.session_state.get(NOTICE) or {}
+    if choice is None or not choice.pretrained or (state.get("choice") == choice and state.get("drawn")):
+        return
+    try:
+        handle = cache.model(choice.spec, choice.pretrained)
+    except Exception:  # the page shows the loading error itself
+        return
+    note = out_of_domain_note(handle, image_domain, what=what)
+    if note is None:
+        return
+    if state.get("choice") == choice:
+        state["drawn"] = True
+    with st.container(border=True, key=f"{choice.key}_domain_notice"):
+        st.warning(note.text, icon="🧭")
+        real = note.suggestion
+        if real is not None and real.spec in st.session_state.get(f"_vz_options_{choice.key}", ()):
+            size = "" if real.offline else f" and download its weights ({size_text(real.spec)})"
+            st.button(f"Use {real.title} instead{size}", key=f"{choice.key}_use_real", type="primary",
+                      on_click=_use_real, args=(choice.key, real.spec, not real.offline))
+
+
+def _use_real(key: str, spec: str, download: bool) -> None:
+    st.session_state[key] = spec
+    st.session_state[f"{key}_random"] = False
+    if download:
+        _request_download(key, spec)
+
+
+def sample_domain(picked: PickedImage | None) -> str | None:
+    """The data set a picked image comes from: "scenes" or "photos" for the bundled samples, None for uploads."""
+    if picked is None or picked.name not in cache.samples():
+        return None
+    return "scenes" if picked.key in _scene_keys() else "photos"
+
+
+def _scene_keys() -> frozenset[str]:
+    return frozenset(key for name, (_, key) in cache.samples().items() if name.startswith("scene "))
+
+
+def _auto_notice(domain: str | None, what: str) -> None:
+    """The notice for the model this run's (stopping) model picker chose, when a page picks an image after it."""
+    state = st.session_state.get(NOTICE)
+    if state and not state.get("drawn"):
+        domain_notice(state["choice"], domain, what=what)
 
 
 @dataclass(frozen=True, eq=False)
@@ -109,10 +278,14 @@ def image_picker() -> PickedImage:
         if up is None:
             st.info("Upload an image in the sidebar, or switch to a sample.")
             st.stop()
-        return uploaded(up)
+        picked = uploaded(up)
+        _auto_notice(None, f"your upload ({up.name})")
+        return picked
     name = side.selectbox("Sample image", sample_names(), key="sample")
     image, key = cache.samples()[name]
-    return PickedImage(image, key, name)
+    picked = PickedImage(image, key, name)
+    _auto_notice(sample_domain(picked), f"the sample '{name}'")
+    return picked
 
 
 def image_set_picker() -> tuple[list[Image.Image], str]:
@@ -127,6 +300,9 @@ def image_set_picker() -> tuple[list[Image.Image], str]:
         picked = [uploaded(u) for u in ups]
     else:
         picked = [PickedImage(im, key, name) for name, (im, key) in cache.samples().items()]
+    domains = {sample_domain(p) for p in picked}
+    _auto_notice(domains.pop() if len(domains) == 1 else None,
+                 "your uploads" if source == "Upload" else "this set of samples (photos as well as scenes)")
     return [p.image for p in picked], "|".join(p.key for p in picked)
 
 
