@@ -10,8 +10,8 @@ Formats:
 - Parquet: one list / fixed-size-list column of numbers is the vector (named by `vector_column`, else the one
   such column, else one named "vector" / "embedding" / "features"); every other column is metadata. An image is
   found in a column named like `IMAGE_PATH_COLUMNS` (paths) or `IMAGE_BYTES_COLUMNS` (encoded thumbnails).
-  A folder: every `*.parquet` in it, in name order, except `map.parquet`, which holds the x, y(, z) map written
-  by `vizcore project` (joined on "id").
+  A folder: every `*.parquet` in it, in name order (by the "row" column when there is one, as `vizcore embed`
+  writes), except `map.parquet`, which holds the x, y(, z) map written by `vizcore project` (joined on "id").
 - TSV: `vectors.tsv` (+ `metadata.tsv`) exactly as the TensorFlow Projector reads them.
 - CSV: a header; the columns whose every value is a number are the vector, the others (and columns named like
   a label, id or path) metadata.
@@ -95,6 +95,22 @@ def load(path: str | os.PathLike, *, metadata: str | os.PathLike | None = None,
                      "Projector) or .csv, or a folder of Parquet shards.")
 
 
+def load_files(paths: list[Path]) -> Vectors:
+    """One vectors file, or a .npy / vectors.tsv with its metadata file (a .csv / .tsv, named like metadata)."""
+    def is_meta(p: Path) -> bool:
+        others = [o for o in paths if o != p]
+        beside_npy = p.suffix.lower() in (".csv", ".tsv") and any(o.suffix.lower() == ".npy" for o in others)
+        return bool(others) and (beside_npy or (p.suffix.lower() == ".tsv" and "meta" in p.name.lower()))
+
+    main = [p for p in paths if not is_meta(p)]
+    meta = [p for p in paths if is_meta(p)]
+    if len(main) != 1 or len(meta) > 1:
+        raise InputError(f"Give one vectors file, optionally with one metadata file; got "
+                         f"{', '.join(p.name for p in paths)}. Pair metadata.tsv with vectors.tsv, or a .csv with a "
+                         ".npy.")
+    return load(main[0], metadata=meta[0] if meta else None)
+
+
 def check_matrix(X, what: str) -> np.ndarray:
     """Any (N, D) numbers -> finite float32 (N, D), within the limits; the errors name `what`."""
     arr = np.asarray(X)
@@ -175,6 +191,8 @@ def read_parquet(path: str | os.PathLike, *, vector_column: str | None = None) -
     import pyarrow as pa
 
     table = pa.concat_tables([pq.read_table(f) for f in files], promote_options="default")
+    if "row" in table.column_names:  # `vizcore embed` shards: the source's order, whichever engine wrote them
+        table = table.sort_by("row")
     X = check_matrix(_list_column_to_matrix(table.column(column).combine_chunks(), what), what)
     meta = table.drop_columns([column]).to_pandas()
     root = p if p.is_dir() else p.parent
