@@ -38,7 +38,7 @@ st.warning(
     "64-px scenes of 8 shapes in clutter; the autoencoders saw 8x8 digits or 32-px sprites. Shown a photo or your "
     "upload they still answer (a cat comes out as *ring 84.6%*), but that answer is not meaningful; the pages say "
     "so next to it. For photos, pick **DINO ViT-S/16** (≈87 MB) or another model below.",
-    icon="🧭",
+    icon=":material/explore:",
 )
 
 st.subheader("Bundled models (trained here, in assets/models)")
@@ -64,7 +64,7 @@ if missing:
     pick = st.selectbox("Download a model now", list(missing), format_func=missing.get, key="home_download_pick")
     widgets.download_panel(pick, key="home", title=missing[pick].rsplit(" (", 1)[0])
 else:
-    st.success("Every curated model's weights are on this machine.", icon="✅")
+    st.success("Every curated model's weights are on this machine.", icon=":material/check_circle:")
 
 st.caption("Any model can also be opened with random weights (labelled as such on every page), and any timm ViT "
            "(`timm:<name>`), Hugging Face repo (`hf:<org>/<name>`) or local checkpoint / transformers folder "

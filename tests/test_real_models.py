@@ -73,7 +73,7 @@ def test_cli_download_shows_the_size_then_progress_and_the_model_loads_the_serve
     assert main(["download", DINO_SPEC]) == 0
     out, err = capsys.readouterr()
     total = sum(len(d) for d in dino_files.values())
-    assert f"total {total / 1e6:.0f} MB" in out and "model.safetensors" in out and str(constants.HF_HUB_CACHE) in out
+    assert f"total {total / 1e6:.1f} MB" in out and "model.safetensors" in out and str(constants.HF_HUB_CACHE) in out
     mb = f"{total / 1e6:.1f}M"
     assert f"{mb}/{mb}" in err and "B/s" in err and "<00:00" in err  # tqdm: bytes done/total, rate, time left
     assert vc.models.weights_present(DINO_SPEC)
@@ -334,3 +334,9 @@ def test_dino_served_by_the_shared_hub_is_the_real_layout(dino_files):
     state = safetensors.torch.load(dino_files["model.safetensors"])
     assert state["pos_embed"].shape == (1, 197, 384) and len(state) == 150 and "head.weight" not in state
     assert DINO_REPO == "timm/vit_small_patch16_224.dino"
+
+
+def test_download_help_has_an_example(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["download", "--help"])
+    assert e.value.code == 0 and "Example: vizcore download timm:" in capsys.readouterr().out

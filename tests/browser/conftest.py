@@ -24,14 +24,18 @@ def _free_port() -> int:
 
 
 class Server:
-    """`streamlit run app.py` on a free port; `url(path)` for deep links."""
+    """`streamlit run app.py` on a free port; `url(path)` for deep links. `env` adds to (or, with None values,
+    removes from) the server's environment, e.g. HF_ENDPOINT / HF_HOME pointing at a loopback Hub."""
 
-    def __init__(self) -> None:
+    def __init__(self, env: dict[str, str | None] | None = None) -> None:
         self.port = _free_port()
         cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(self.port),
                "--server.headless", "true", "--browser.gatherUsageStats", "false",
                "--server.fileWatcherType", "none", "--server.address", "127.0.0.1"]
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        environ = {**os.environ, **(env or {})}
+        environ = {k: v for k, v in environ.items() if v is not None}
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                     env=environ)
         deadline = time.time() + 60
         while time.time() < deadline:
             try:

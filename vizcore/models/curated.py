@@ -184,8 +184,11 @@ def missing_weights_message(spec: str) -> str:
 
 
 def format_size(n: int | None, *, approx: bool = True) -> str:
-    """87 MB, 1.2 GB, 650 kB ("≈" prefixed when approximate); "size unknown" for None."""
+    """"≈87 MB" (approximate: whole MB) or "86.7 MB" (exact: one decimal), GB from 1e9, kB below 1e6; "size
+    unknown" for None."""
     if not n:
         return "size unknown"
-    text = f"{n / 1e9:.1f} GB" if n >= 1e9 else f"{n / 1e6:.0f} MB" if n >= 1e6 else f"{n / 1e3:.0f} kB"
+    digits = 0 if approx else 1
+    text = (f"{n / 1e9:.1f} GB" if n >= 1e9 else f"{n / 1e6:.{digits}f} MB" if n >= 1e6
+            else f"{n / 1e3:.0f} kB")
     return ("≈" if approx else "") + text

@@ -126,7 +126,8 @@ def download_panel(spec: str, *, key: str, title: str = "") -> None:
         elif job and job["status"] in ("running", "cancelled"):
             kept = f" {format_size(job.get('done', 0), approx=False)} kept:" if job.get("done") else ""
             why = "cancelled" if job["status"] == "cancelled" else "stopped (the page changed while it ran)"
-            st.info(f"Download {why}.{kept} the button below continues where it stopped.", icon="⏸️")
+            st.info(f"Download {why}.{kept} the button below continues where it stopped.",
+                    icon=":material/pause_circle:")
         st.button(f"Download weights ({size_text(spec)})", key=f"{key}_download", type="primary",
                   on_click=_request_download, args=(key, spec))
 
@@ -212,7 +213,7 @@ def domain_notice(choice: ModelChoice | None, image_domain: str | None, *, what:
     if state.get("choice") == choice:
         state["drawn"] = True
     with st.container(border=True, key=f"{choice.key}_domain_notice"):
-        st.warning(note.text, icon="🧭")
+        st.warning(note.text, icon=":material/explore:")
         real = note.suggestion
         if real is not None and real.spec in st.session_state.get(f"_vz_options_{choice.key}", ()):
             size = "" if real.offline else f" and download its weights ({size_text(real.spec)})"
