@@ -6,7 +6,7 @@ from vizcore.ui.shell import ensure_navigation
 
 ensure_navigation()
 
-from vizcore.ui import cache, widgets  # noqa: E402
+from vizcore.ui import cache, state, widgets  # noqa: E402
 from vizcore.ui import mae_views as views  # noqa: E402
 from vizcore.ui.errors import inline_errors  # noqa: E402
 
@@ -15,6 +15,7 @@ st.caption("A masked autoencoder (He et al., 2022) sees only a few patches of an
            "all the others. Choose how many patches to hide and which ones, and compare its guess with the truth.")
 
 choice = widgets.model_picker("mae")
+state.keep_image_picker(widgets.sample_names())
 picked = widgets.image_picker()
 with inline_errors():
     handle = cache.model(choice.spec, choice.pretrained)

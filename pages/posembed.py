@@ -7,7 +7,7 @@ from vizcore.ui.shell import ensure_navigation
 ensure_navigation()
 
 from vizcore.analysis.posembed import NoAbsolutePositionEmbeddingError  # noqa: E402
-from vizcore.ui import cache, widgets  # noqa: E402
+from vizcore.ui import cache, state, widgets  # noqa: E402
 from vizcore.ui import posembed_views as views  # noqa: E402
 from vizcore.ui.errors import inline_errors  # noqa: E402
 
@@ -20,8 +20,8 @@ with inline_errors():
     handle = cache.model(choice.spec, choice.pretrained)
 (H, W), (ph, pw) = handle.preprocess.size, handle.layout(handle.preprocess.size).patch_size
 c1, c2 = st.sidebar.columns(2)
-rh = c1.number_input("Resample to height (px)", ph, 4 * H, H + 4 * ph, ph, key="pe_h")
-rw = c2.number_input("Width (px)", pw, 4 * W, W + 8 * pw, pw, key="pe_w")
+rh = c1.number_input("Resample to height (px)", ph, 4 * H, step=ph, key=state.keep("pe_h", H + 4 * ph, lo=ph, hi=4 * H))
+rw = c2.number_input("Width (px)", pw, 4 * W, step=pw, key=state.keep("pe_w", W + 8 * pw, lo=pw, hi=4 * W))
 with inline_errors():
     try:
         v = cache.posembed_views(choice.spec, choice.pretrained, (int(rh), int(rw)))

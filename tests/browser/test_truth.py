@@ -136,3 +136,241 @@ def _jpeg(array) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(array).save(buf, "JPEG")
     return buf.getvalue()
+
+
+# ---- controls show the values the views use --------------------------------------------------------------------
+
+def _coffee() -> bytes:
+    from skimage import data as skdata
+
+    return _jpeg(skdata.coffee())
+
+
+def _slider(page, label: str):
+    return page.locator('[data-testid="stSlider"]').filter(has_text=label).first
+
+
+def _slider_value(page, label: str) -> str:
+    return _slider(page, label).locator('[data-testid="stSliderThumbValue"]').inner_text().strip()
+
+
+def _move(page, label: str, presses: int) -> None:
+    """Move a slider by `presses` steps with the keyboard (negative: left) and wait for the rerun."""
+    _slider(page, label).get_by_role("slider").first.focus()
+    for _ in range(abs(presses)):
+        page.keyboard.press("ArrowRight" if presses > 0 else "ArrowLeft")
+    wait_idle(page)
+
+
+def _number(page, label: str) -> str:
+    return page.locator('[data-testid="stNumberInput"]').filter(has_text=label).first.locator("input").input_value()
+
+
+def _select(page, label: str, option: str) -> None:
+    """Choose `option` in selectbox `label` (typing filters the list, so long lists need no scrolling)."""
+    wait_idle(page)
+    box = page.locator('[data-testid="stSelectbox"]').filter(has_text=label).first.locator('input[role="combobox"]')
+    for attempt in range(3):
+        box.click()
+        box.fill(option)
+        try:
+            page.get_by_role("option", name=option, exact=True).click(timeout=10_000)
+            break
+        except Exception:  # noqa: BLE001 - the list closed under a rerun: open it again
+            if attempt == 2:
+                raise
+            page.keyboard.press("Escape")
+            wait_idle(page)
+    wait_idle(page)
+
+
+def _selected(page, label: str) -> str:
+    box = page.locator('[data-testid="stSelectbox"]').filter(has_text=label).first
+    return box.locator('input[role="combobox"]').input_value().strip()
+
+
+def _titles(page) -> list[str]:
+    return [_plain(t) for t in page.evaluate(
+        "() => [...document.querySelectorAll('.js-plotly-plot')].map(el => (el.layout.title || {}).text || '')")]
+
+
+def _captions(page) -> str:
+    return " ".join(page.locator('[data-testid="stCaptionContainer"]').all_inner_texts())
+
+
+def _upload(page, files, radio: str = "Upload", uploader: int = 0) -> None:
+    page.get_by_text(radio, exact=True).first.click()
+    wait_idle(page)
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').nth(uploader).set_input_files(files)
+    wait_idle(page)
+
+
+def _image(name: str, data: bytes, mime: str = "image/jpeg") -> dict:
+    return {"name": name, "mimeType": mime, "buffer": data}
+
+
+def _has_title(page, text: str, timeout: float = 30_000) -> bool:
+    """Whether a figure titled with `text` is on the page (waiting up to `timeout` ms for a rerun to draw it)."""
+    try:
+        page.wait_for_function("t => [...document.querySelectorAll('.js-plotly-plot')].some(el => "
+                               "((el.layout.title || {}).text || '').replace(/<\\/?b>/g, '').includes(t))",
+                               arg=text, timeout=timeout)
+    except Exception:  # noqa: BLE001 - playwright's TimeoutError: report False with the titles in the assert
+        return False
+    return True
+
+
+def _tab(page, name: str) -> None:
+    """Click tab `name` once the page has settled on one set of tabs."""
+    wait_idle(page)
+    tab = page.get_by_role("tab", name=name, exact=True)
+    for _ in range(50):
+        if tab.count() == 1:
+            break
+        page.wait_for_timeout(200)
+    tab.click()
+    wait_idle(page)
+
+
+def test_mae_controls_survive_an_upload_and_the_way_back(server, page):
+    page.goto(server.url("mae"))
+    wait_idle(page)
+    _select(page, "Sample image", "scene 3: triangle")
+    _move(page, "Mask ratio", 4)  # 0.75 -> 0.95
+    page.get_by_role("button", name="Re-draw").click()  # seed 0 -> 1
+    wait_idle(page)
+
+    def agrees(name: str) -> None:
+        assert _slider_value(page, "Mask ratio") == "0.95"
+        assert _number(page, "Seed") == "1"
+        assert "keeps 3 of 64" in _captions(page)
+        assert _has_title(page, f"MAE reconstruction of {name}")
+        assert _has_title(page, "mask ratio 0.95 · 3 patches kept · random · seed 1"), _titles(page)
+
+    agrees("scene 3: triangle")
+    _upload(page, _image("coffee.jpg", _coffee()))
+    page.locator(".js-plotly-plot").filter(has_text="coffee.jpg").first.wait_for(timeout=120_000)
+    agrees("coffee.jpg")
+    page.get_by_text("Sample", exact=True).first.click()
+    wait_idle(page)
+    assert _selected(page, "Sample image") == "scene 3: triangle"
+    agrees("scene 3: triangle")
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_attention_controls_survive_an_upload_and_the_way_back(server, page):
+    page.goto(server.url("attention"))
+    wait_idle(page)
+    _select(page, "Sample image", "scene 2: square")
+    _tab(page, "Rollout")
+    _move(page, "Discard ratio", 9)  # 0.00 -> 0.45
+    assert _has_title(page, "discard 0.45")
+    _upload(page, _image("coffee.jpg", _coffee()))
+    _tab(page, "Rollout")
+    page.locator(".js-plotly-plot").filter(has_text="Attention rollout").first.wait_for(timeout=120_000)
+    assert _slider_value(page, "Discard ratio") == "0.45"
+    assert _has_title(page, "Attention rollout (mean over heads, discard 0.45)"), _titles(page)
+
+    _tab(page, "Query patch")  # sliders and map name the same patch, before and after a click
+    wait_idle(page)
+    row, col = _slider_value(page, "Patch row"), _slider_value(page, "Patch column")
+    assert _has_title(page, f"Where patch ({row}, {col}) looks"), (row, col, _titles(page))
+    plot = page.locator(".js-plotly-plot").filter(has_text="Where patch").first
+    plot.scroll_into_view_if_needed()
+    box = plot.locator(".nsewdrag").first.bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 6.5 / 8, box["y"] + box["height"] * 2.5 / 8)  # patch (2, 6)
+    page.locator(".js-plotly-plot").filter(has_text="Where patch (2, 6)").first.wait_for(timeout=60_000)
+    wait_idle(page)
+    assert (_slider_value(page, "Patch row"), _slider_value(page, "Patch column")) == ("2", "6")
+
+    page.get_by_text("Sample", exact=True).first.click()
+    wait_idle(page)
+    assert _selected(page, "Sample image") == "scene 2: square"
+    _tab(page, "Rollout")
+    assert _slider_value(page, "Discard ratio") == "0.45"
+    assert _has_title(page, "discard 0.45")
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def _photo(seed: int, size=(120, 90)) -> bytes:
+    import numpy as np
+
+    return _jpeg(np.random.default_rng(seed).integers(0, 255, (size[1], size[0], 3), dtype=np.uint8))
+
+
+def test_anatomy_block_survives_an_upload_and_the_way_back(server, page):
+    page.goto(server.url("anatomy"))
+    wait_idle(page)
+    _move(page, "Block for the shape walk-through", 2)
+    page.get_by_text("Tensor shapes through encoder block 2").wait_for(timeout=60_000)
+    _upload(page, [_image("coffee.jpg", _coffee()), _image("noise.jpg", _photo(1))])
+    page.get_by_text("Statistics over 2 images").wait_for(timeout=120_000)
+    assert _slider_value(page, "Block for the shape walk-through") == "2"
+    assert page.get_by_text("Tensor shapes through encoder block 2").count() == 1
+    page.get_by_text("All samples", exact=True).first.click()
+    wait_idle(page)
+    assert _slider_value(page, "Block for the shape walk-through") == "2"
+    assert page.get_by_text("Tensor shapes through encoder block 2").count() == 1
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_vae_controls_survive_uploaded_endpoints_and_the_way_back(server, page):
+    page.goto(server.url("vae"))
+    wait_idle(page)
+    _select(page, "A: class", "heart")
+    _move(page, "Frames in the strip", -4)  # 9 -> 5
+    _move(page, "t (0 = A, 1 = B)", 30)  # 0.50 -> 0.80
+    page.get_by_text("decoded frame at t = 0.80").wait_for(timeout=60_000)
+    page.get_by_text("Upload", exact=True).first.click()
+    wait_idle(page)
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').nth(0).set_input_files(_image("a.jpg", _coffee()))
+    wait_idle(page)
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').nth(1).set_input_files(_image("b.jpg", _photo(2)))
+    wait_idle(page)
+    page.get_by_text("decoded frame at t = ").first.wait_for(timeout=120_000)
+    assert _slider_value(page, "t (0 = A, 1 = B)") == "0.80"
+    assert page.get_by_text("decoded frame at t = 0.80").count() == 1
+    assert _slider_value(page, "Frames in the strip") == "5"
+    assert _has_title(page, "5 frames from A to B"), _titles(page)
+    page.get_by_text("Data set", exact=True).first.click()
+    wait_idle(page)
+    assert _selected(page, "A: class") == "heart"
+    assert _slider_value(page, "t (0 = A, 1 = B)") == "0.80" and _has_title(page, "5 frames from A to B")
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_posembed_resample_size_survives_a_change_of_model(server, page):
+    page.goto(server.url("posembed"))
+    wait_idle(page)
+    box = page.locator('[data-testid="stNumberInput"]').filter(has_text="Resample to height").first.locator("input")
+    box.fill("112")
+    box.press("Enter")
+    wait_idle(page)
+    assert _has_title(page, "Resampled to 14×16 for a 112×128 px input"), _titles(page)
+    _select(page, "Model", "Tiny MAE (shapes in clutter)")
+    page.get_by_text("sin-cos").first.wait_for(timeout=60_000)
+    assert _number(page, "Resample to height") == "112" and _number(page, "Width") == "128"
+    assert _has_title(page, "Resampled to 14×16 for a 112×128 px input"), _titles(page)
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_sparse_unit_title_follows_the_unit_shown_when_the_model_changes(server, page):
+    page.goto(server.url("autoencoders"))
+    wait_idle(page)
+    _tab(page, "Sparse AE units")
+
+    def agrees() -> None:
+        unit = _selected(page, "Unit (most often active first)").split(" · ")[0]  # "unit 17"
+        assert _has_title(page, f"Top-16 held-out inputs of {unit}"), (unit, _titles(page))
+        assert _has_title(page, f"Dictionary atom of {unit}") or not _has_title(page, "Dictionary atom", 2_000)
+
+    box = page.locator('[data-testid="stSelectbox"]').filter(has_text="Unit (most often").first
+    box.click()
+    page.get_by_role("option").nth(3).click()
+    wait_idle(page)
+    agrees()
+    sae = _selected(page, "Sparse AE")
+    other = [o for o in ("Sparse AE · digits · 128 units, L1", "Sparse AE · digits · 128 units, top-16") if o != sae]
+    _select(page, "Sparse AE", other[0])
+    agrees()
+    assert page.locator('[data-testid="stException"]').count() == 0

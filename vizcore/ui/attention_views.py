@@ -11,6 +11,7 @@ from vizcore import figures
 from vizcore.analysis import attention
 from vizcore.export import render
 from vizcore.ui import cache
+from vizcore.ui.state import keep
 
 EXPLAIN_PREFIX = {
     "cls": "**CLS** — a learned token whose final state feeds the classifier; its attention row is the usual "
@@ -48,7 +49,7 @@ def summary(handle, maps: attention.AttentionMaps, image_name: str) -> None:
 
 @st.fragment
 def per_head(handle, maps, display, choice, key, image, fit) -> None:
-    layer = st.slider("Layer", 0, maps.num_layers - 1, maps.num_layers - 1, key="head_layer")
+    layer = st.slider("Layer", 0, maps.num_layers - 1, key=_layer_key(maps, "head_layer"))
     grids = attention.cls_maps(maps, layer)[0]  # (H, gh, gw)
     st.plotly_chart(figures.head_maps(
         _img(maps), grids, title=f"{_query_name(maps)} attention per head, layer {layer}", layer=layer,
@@ -68,8 +69,10 @@ def overview(handle, maps, display, choice, key, image, fit) -> None:
 @st.fragment
 def rollout(handle, maps, display, choice, key, image, fit) -> None:
     c1, c2 = st.columns(2)
-    fusion = c1.selectbox("Head fusion", attention.HEAD_FUSIONS, key="ro_fusion")
-    discard = c2.slider("Discard ratio (weakest links per row)", 0.0, 0.95, 0.0, 0.05, key="ro_discard")
+    fusion = c1.selectbox("Head fusion", attention.HEAD_FUSIONS,
+                          key=keep("ro_fusion", "mean", options=attention.HEAD_FUSIONS))
+    discard = c2.slider("Discard ratio (weakest links per row)", 0.0, 0.95, step=0.05,
+                        key=keep("ro_discard", 0.0, lo=0.0, hi=0.95))
     grid = attention.rollout(maps, head_fusion=fusion, discard_ratio=discard)[0]
     st.plotly_chart(_overlay(maps, grid, display, f"Attention rollout ({fusion} over heads, discard {discard:.2f})"),
                     width="stretch")
@@ -84,7 +87,8 @@ def grad_rollout(handle, maps, display, choice, key, image, fit) -> None:
         st.info("Gradient rollout needs a classifier head; this model has none.")
         return
     top = attention.top_predictions(maps.logits, handle.class_names, k=5)[0]
-    idx = st.selectbox("Explain class", [c for c, _, _ in top], key="gr_class",
+    classes = [c for c, _, _ in top]
+    idx = st.selectbox("Explain class", classes, key=keep("gr_class", classes[0], options=classes),
                        format_func=lambda c: next(f"{n} ({p:.1%})" for i, n, p in top if i == c))
     gmaps = cache.attention_maps(choice.spec, choice.pretrained, key, image, fit, target=int(idx))
     grid = attention.grad_rollout(gmaps)[0]
@@ -100,10 +104,12 @@ def query_patch(handle, maps, display, choice, key, image, fit) -> None:
     lay = maps.layout
     _apply_clicked_patch(lay)
     c1, c2, c3, c4 = st.columns(4)
-    layer = c1.slider("Layer", 0, maps.num_layers - 1, maps.num_layers - 1, key="q_layer")
-    row = c2.slider("Patch row", 0, lay.grid[0] - 1, key="q_row")
-    col = c3.slider("Patch column", 0, lay.grid[1] - 1, key="q_col")
-    fusion = c4.selectbox("Head fusion", attention.HEAD_FUSIONS, key="q_fusion")
+    gh, gw = lay.grid
+    layer = c1.slider("Layer", 0, maps.num_layers - 1, key=_layer_key(maps, "q_layer"))
+    row = c2.slider("Patch row", 0, gh - 1, key=keep("q_row", gh // 2, lo=0, hi=gh - 1))
+    col = c3.slider("Patch column", 0, gw - 1, key=keep("q_col", gw // 2, lo=0, hi=gw - 1))
+    fusion = c4.selectbox("Head fusion", attention.HEAD_FUSIONS,
+                          key=keep("q_fusion", "mean", options=attention.HEAD_FUSIONS))
     token = lay.num_prefix_tokens + row * lay.grid[1] + col
     grid = attention.query_map(maps, layer, token, fusion)[0]
     fig = figures.attention_overlay(
@@ -130,24 +136,20 @@ def _row_col(custom) -> tuple[int, int]:
 
 
 def _apply_clicked_patch(lay) -> None:
-    """Set the row/column sliders (before they are drawn, as Streamlit requires): a clicked patch, else keep
-    the current one if it is still on the grid, else the centre."""
+    """Move the row/column sliders to a clicked patch (before they are drawn, as Streamlit requires); `keep` then
+    holds them there, or at the centre of a new grid they no longer fit."""
     gh, gw = lay.grid
     pick = st.session_state.pop("q_pick", None)
     if pick is not None and pick[0] < gh and pick[1] < gw:
         st.session_state["q_row"], st.session_state["q_col"] = pick
         st.session_state["q_applied"] = pick
-    if st.session_state.get("q_row", gh) >= gh:
-        st.session_state["q_row"] = gh // 2
-    if st.session_state.get("q_col", gw) >= gw:
-        st.session_state["q_col"] = gw // 2
 
 
 @st.fragment
 def masks(handle, maps, display, choice, key, image, fit) -> None:
     c1, c2 = st.columns(2)
-    layer = c1.slider("Layer", 0, maps.num_layers - 1, maps.num_layers - 1, key="m_layer")
-    mass = c2.slider("Keep this share of attention mass", 0.1, 1.0, 0.6, 0.05, key="m_mass")
+    layer = c1.slider("Layer", 0, maps.num_layers - 1, key=_layer_key(maps, "m_layer"))
+    mass = c2.slider("Keep this share of attention mass", 0.1, 1.0, step=0.05, key=keep("m_mass", 0.6, lo=0.1, hi=1.0))
     kept = attention.mass_mask(attention.cls_maps(maps, layer)[0], mass)  # (H, gh, gw)
     st.plotly_chart(figures.mass_masks(_img(maps), kept, mass=mass,
                                        title=f"Smallest patch sets holding {mass:.0%} of each head's attention, "
@@ -167,8 +169,9 @@ def prefix_tokens(handle, maps, display, choice, key, image, fit) -> None:
     st.plotly_chart(figures.prefix_share_heatmap(share, lay.prefix_names,
                                                  title="Share of attention each prefix token receives "
                                                        "(averaged over all queries)"), width="stretch")
-    name = st.selectbox("Show where this prefix token looks", lay.prefix_names, key="p_token")
-    layer = st.slider("Layer", 0, maps.num_layers - 1, maps.num_layers - 1, key="p_layer")
+    name = st.selectbox("Show where this prefix token looks", lay.prefix_names,
+                        key=keep("p_token", lay.prefix_names[0], options=lay.prefix_names))
+    layer = st.slider("Layer", 0, maps.num_layers - 1, key=_layer_key(maps, "p_layer"))
     grid = attention.query_map(maps, layer, lay.prefix_names.index(name), "mean")[0]
     st.plotly_chart(_overlay(maps, grid, display, f"Attention of the {name} token over the patches, layer {layer}"),
                     width="stretch")
@@ -176,6 +179,11 @@ def prefix_tokens(handle, maps, display, choice, key, image, fit) -> None:
 
 TABS = ["Per head", "All layers", "Rollout", "Gradient rollout", "Query patch", "Mass masks", "Prefix tokens"]
 DRAW = [per_head, overview, rollout, grad_rollout, query_patch, masks, prefix_tokens]
+
+
+def _layer_key(maps, key: str) -> str:
+    """A layer slider's key, its value kept (default: the last layer) and fitted to this model's depth."""
+    return keep(key, maps.num_layers - 1, lo=0, hi=maps.num_layers - 1)
 
 
 def _img(maps) -> np.ndarray:

@@ -16,9 +16,13 @@ from vizcore.analysis import sparse
 from vizcore.errors import VizcoreError
 from vizcore.train import autoencoders as train_ae
 from vizcore.ui import cache
+from vizcore.ui.state import keep
 
 log = logging.getLogger("vizcore.ui")
 DATASET = "digits"
+TRAIN_DIMS = [2, 4, 8, 16, 32, 64, 128]
+TRAIN_STEPS = [100, 200, 400, 800, 1500, 3000]
+TRAIN_BETAS = [0.25, 0.5, 1.0, 2.0, 4.0]
 
 
 def _specs(kind: str) -> list[str]:
@@ -49,8 +53,8 @@ def reconstructions() -> None:
                                                                 "bundled:vae_digits_16d")):
         specs = _specs(kind)
         if specs:
-            picks.append(col.selectbox(kind.upper(), specs, index=specs.index(default) if default in specs else 0,
-                                       format_func=_title, key=f"ae_rec_{kind}"))
+            picks.append(col.selectbox(kind.upper(), specs, format_func=_title,
+                                       key=keep(f"ae_rec_{kind}", default, options=specs)))
     idx = _examples(test)
     x = test.images[idx]
     rows, labels = [x], ["input"]
@@ -122,7 +126,7 @@ def sparse_units() -> None:
         st.info("No bundled sparse AE; train one with `vizcore train sae --bundled`.")
         return
     c1, c2 = st.columns([2, 1])
-    spec = c1.selectbox("Sparse AE", specs, format_func=_title, key="ae_sae")
+    spec = c1.selectbox("Sparse AE", specs, format_func=_title, key=keep("ae_sae", specs[0], options=specs))
     h = cache.model(spec, True)
     s = cache.latent_summary(spec, True)
     codes = s.codes
@@ -138,7 +142,7 @@ def sparse_units() -> None:
     m3.metric("Held-out MSE", f"{cache.heldout_mse(spec, True):.4f}")
     freq = stats.unit_frequency.tolist()
     alive = [u for u in sorted(range(len(freq)), key=lambda u: -freq[u]) if freq[u] > 0]
-    unit = c2.selectbox("Unit (most often active first)", alive, key="ae_unit",
+    unit = c2.selectbox("Unit (most often active first)", alive, key=keep("ae_unit", alive[0], options=alive),
                         format_func=lambda u: f"unit {u} · active on {freq[int(u)]:.0%}")
     test = cache.ae_heldout(DATASET)
     idx, vals = sparse.top_activating(codes, unit, 16)
@@ -201,12 +205,12 @@ def train_here() -> None:
     job: TrainingJob | None = st.session_state.get("ae_job")
     running = job is not None and not job.done.is_set()
     c1, c2, c3, c4 = st.columns(4)
-    kind = c1.radio("Model", ["ae", "sae", "vae"], horizontal=True, key="tr_kind",
+    kinds, dims, steps, betas = ["ae", "sae", "vae"], TRAIN_DIMS, TRAIN_STEPS, TRAIN_BETAS
+    kind = c1.radio("Model", kinds, horizontal=True, key=keep("tr_kind", "ae", options=kinds),
                     format_func={"ae": "AE", "sae": "sparse AE", "vae": "VAE"}.get, disabled=running)
-    c2.select_slider("Code size (sparse AE: units)", [2, 4, 8, 16, 32, 64, 128], 16, key="tr_dim",
-                     disabled=running)
-    c3.select_slider("Steps", [100, 200, 400, 800, 1500, 3000], 800, key="tr_steps", disabled=running)
-    c4.select_slider("β (VAE)", [0.25, 0.5, 1.0, 2.0, 4.0], 1.0, key="tr_beta", disabled=running or kind != "vae")
+    c2.select_slider("Code size (sparse AE: units)", dims, key=keep("tr_dim", 16, options=dims), disabled=running)
+    c3.select_slider("Steps", steps, key=keep("tr_steps", 800, options=steps), disabled=running)
+    c4.select_slider("β (VAE)", betas, key=keep("tr_beta", 1.0, options=betas), disabled=running or kind != "vae")
     st.button("Train", type="primary", disabled=running, key="tr_go", on_click=_start_training)
     if running:
         _live(job)

@@ -15,6 +15,7 @@ from vizcore.errors import ModelError
 from vizcore.export import render
 from vizcore.models.mae.handle import ENCODER_ONLY, MaeViT
 from vizcore.ui import cache
+from vizcore.ui.state import keep
 
 STRATEGY_HELP = {
     "random": "uniform noise per patch, as in the paper",
@@ -58,14 +59,14 @@ def masking_controls(handle) -> Masking:
     """Ratio (with the exact kept count), seed + re-draw, strategy and its focus options."""
     L = handle.cfg.grid ** 2
     c1, c2, c3 = st.columns([3, 1, 1])
-    ratio = c1.slider("Mask ratio", 0.0, 0.95, 0.75, 0.05, key="mae_ratio",
+    ratio = c1.slider("Mask ratio", 0.0, 0.95, step=0.05, key=keep("mae_ratio", 0.75, lo=0.0, hi=0.95),
                       help="Fraction of patches hidden from the encoder; the paper's default is 0.75.")
     c1.caption(f"keeps **{mae.kept_count(L, ratio)} of {L}** patches visible (int(L × (1 − ratio)))")
-    st.session_state.setdefault("mae_seed", 0)
     c3.button("Re-draw", icon=":material/casino:", help="A new random mask (seed + 1)", key="mae_redraw",
               on_click=_redraw)
-    seed = int(c2.number_input("Seed", 0, 10_000, key="mae_seed"))
-    strategy = st.radio("Masking strategy", list(STRATEGY_HELP), horizontal=True, key="mae_strategy",
+    seed = int(c2.number_input("Seed", 0, 10_000, key=keep("mae_seed", 0, lo=0, hi=10_000)))
+    strategy = st.radio("Masking strategy", list(STRATEGY_HELP), horizontal=True,
+                        key=keep("mae_strategy", "random", options=list(STRATEGY_HELP)),
                         format_func=str.capitalize, captions=list(STRATEGY_HELP.values()))
     unnorm = _unnormalize_choice(handle)
     if strategy != "focused":
@@ -74,24 +75,25 @@ def masking_controls(handle) -> Masking:
 
 
 def _redraw() -> None:
-    st.session_state.mae_seed = (st.session_state.mae_seed + 1) % 10_001
+    st.session_state.mae_seed = (st.session_state.get("mae_seed", 0) + 1) % 10_001
 
 
 def _focus_controls(handle) -> dict:
     g = handle.cfg.grid
     st.caption(FOCUS_WHY)
     c1, c2, c3 = st.columns(3)
-    source = c1.radio("Region of interest", ["rectangle", "attention rollout"], key="mae_focus_src",
+    source = c1.radio("Region of interest", ["rectangle", "attention rollout"],
+                      key=keep("mae_focus_src", "rectangle", options=["rectangle", "attention rollout"]),
                       help="Attention rollout uses this MAE's own encoder on the unmasked image.")
-    strength = c2.slider("Focus strength", 0.0, 2.0, 1.0, 0.1, key="mae_strength",
+    strength = c2.slider("Focus strength", 0.0, 2.0, step=0.1, key=keep("mae_strength", 1.0, lo=0.0, hi=2.0),
                          help="0 = plain random masking; 1 = every region patch sorts after (or before) every "
                               "other patch.")
-    hide = c3.toggle("Hide the region (off: keep it)", value=True, key="mae_hide")
+    hide = c3.toggle("Hide the region (off: keep it)", key=keep("mae_hide", True))
     rect = (0, 0, 1, 1)
     if source == "rectangle":
         r1, r2 = st.columns(2)
-        top, bottom = r1.slider("Rows (patches)", 0, g, (g // 4, 3 * g // 4), key="mae_rows")
-        left, right = r2.slider("Columns (patches)", 0, g, (g // 4, 3 * g // 4), key="mae_cols")
+        top, bottom = r1.slider("Rows (patches)", 0, g, key=keep("mae_rows", (g // 4, 3 * g // 4), lo=0, hi=g))
+        left, right = r2.slider("Columns (patches)", 0, g, key=keep("mae_cols", (g // 4, 3 * g // 4), lo=0, hi=g))
         rect = (top, left, max(bottom, top + 1), max(right, left + 1))
     return {"focus_source": "rectangle" if source == "rectangle" else "rollout", "rectangle": rect,
             "strength": strength, "hide": hide}
@@ -100,7 +102,8 @@ def _focus_controls(handle) -> dict:
 def _unnormalize_choice(handle) -> str:
     if not handle.cfg.norm_pix_loss:
         return "visible"
-    return st.radio("Un-normalise predictions with", ["visible", "true"], horizontal=True, key="mae_unnorm",
+    return st.radio("Un-normalise predictions with", ["visible", "true"], horizontal=True,
+                    key=keep("mae_unnorm", "visible", options=["visible", "true"]),
                     format_func={"visible": "statistics of the visible patches (honest)",
                                  "true": "each hidden patch's true statistics (the paper's demo; leaks)"}.get,
                     help="This MAE predicts per-patch normalised pixels (norm_pix_loss). Using the hidden patch's "

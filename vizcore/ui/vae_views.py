@@ -13,6 +13,7 @@ from vizcore.analysis import latent
 from vizcore.export import render
 from vizcore.ui import cache
 from vizcore.ui.errors import inline_errors
+from vizcore.ui.state import forget, keep
 from vizcore.ui.widgets import UPLOAD_TYPES, uploaded
 
 FRAMES = 101  # decoded interpolation frames: the t slider (step 0.01) only picks one, the model is not re-run
@@ -33,7 +34,8 @@ def pick_endpoints(handle) -> tuple[Endpoint, Endpoint]:
     """Two endpoints from the held-out images (by class and example) or uploads."""
     side = st.sidebar
     side.markdown("**Endpoints** (A and B)")
-    source = side.radio("Take endpoints from", ["Data set", "Upload"], horizontal=True, key="vae_src")
+    source = side.radio("Take endpoints from", ["Data set", "Upload"], horizontal=True,
+                        key=keep("vae_src", "Data set", options=["Data set", "Upload"]))
     if source == "Upload":
         return _uploaded(handle, "A"), _uploaded(handle, "B")
     test = cache.ae_heldout(handle.dataset)
@@ -43,10 +45,12 @@ def pick_endpoints(handle) -> tuple[Endpoint, Endpoint]:
 
 def _from_dataset(handle, test, names: list[str], which: str, default_class: int) -> Endpoint:
     c1, c2 = st.sidebar.columns(2)
-    cls = c1.selectbox(f"{which}: class", range(len(names)), index=default_class, format_func=lambda i: names[i],
-                       key=f"vae_cls_{which}")
+    classes = list(range(len(names)))
+    cls = c1.selectbox(f"{which}: class", classes, format_func=lambda i: names[i],
+                       key=keep(f"vae_cls_{which}", default_class, options=classes))
     idx = np.flatnonzero(test.labels == cls)
-    n = c2.number_input(f"{which}: example", 0, max(0, len(idx) - 1), 0, key=f"vae_ex_{which}",
+    n = c2.number_input(f"{which}: example", 0, max(0, len(idx) - 1),
+                        key=keep(f"vae_ex_{which}", 0, lo=0, hi=max(0, len(idx) - 1)),
                         help=f"{len(idx)} held-out images of this class")
     i = int(idx[min(int(n), len(idx) - 1)])
     return Endpoint(handle.prepare(test.images[i:i + 1]), f"{which}: {names[cls]} (held-out #{i})",
@@ -62,8 +66,12 @@ def _uploaded(handle, which: str) -> Endpoint:
     picked = uploaded(up)
     image = picked.image
     grey = handle.prepare([image])
-    invert = st.sidebar.checkbox(f"Invert {which} (dark ink on light paper)", value=bool(grey.mean() > 0.5),
-                                 key=f"vae_inv_{which}", help="The models saw light shapes on black.")
+    key = f"vae_inv_{which}"
+    if st.session_state.get(f"{key}_image") != picked.key:  # a new picture: start from what it looks like
+        st.session_state[f"{key}_image"] = picked.key
+        forget(key)
+    invert = st.sidebar.checkbox(f"Invert {which} (dark ink on light paper)", key=keep(key, bool(grey.mean() > 0.5)),
+                                 help="The models saw light shapes on black.")
     key = f"{picked.key[:16]}:{invert}"
     return Endpoint(handle.prepare([image], invert=invert), f"{which}: {up.name}", key)
 
@@ -79,11 +87,12 @@ def interpolation(handle, spec: str, pretrained: bool, a: Endpoint, b: Endpoint)
     z0, z1 = handle.encode(a.image)[0], handle.encode(b.image)[0]
     paths = cache.latent_paths(spec, pretrained, f"{a.key}|{b.key}", z0, z1, FRAMES)
     c1, c2 = st.columns([1, 2])
-    method = c1.radio("Interpolation", latent.METHODS, horizontal=True, key="vae_method",
+    method = c1.radio("Interpolation", latent.METHODS, horizontal=True,
+                      key=keep("vae_method", latent.METHODS[0], options=latent.METHODS),
                       format_func={"slerp": "spherical (slerp)", "lerp": "linear (lerp)"}.get,
                       help="slerp turns the direction along a great circle and changes the norm linearly; lerp "
                            "takes the straight line, which passes closer to the origin.")
-    n = c2.slider("Frames in the strip and the GIF", 3, 21, 9, 1, key="vae_frames")
+    n = c2.slider("Frames in the strip and the GIF", 3, 21, step=1, key=keep("vae_frames", 9, lo=3, hi=21))
     _frame_view(handle, paths, method, a, b)
     path = paths[method]
     pick = np.linspace(0, FRAMES - 1, n).round().astype(int)
@@ -99,7 +108,7 @@ def interpolation(handle, spec: str, pretrained: bool, a: Endpoint, b: Endpoint)
 @st.fragment
 def _frame_view(handle, paths: dict, method: str, a: Endpoint, b: Endpoint) -> None:
     """The t slider and the decoded frame: a fragment, so moving t re-renders only this part."""
-    t = st.slider("t (0 = A, 1 = B)", 0.0, 1.0, 0.5, 0.01, key="vae_t")
+    t = st.slider("t (0 = A, 1 = B)", 0.0, 1.0, step=0.01, key=keep("vae_t", 0.5, lo=0.0, hi=1.0))
     i = int(round(t * (FRAMES - 1)))
     path = paths[method]
     c1, c2, c3, c4 = st.columns([1, 1, 1.4, 3])
@@ -116,9 +125,9 @@ def traversals(handle, spec: str, pretrained: bool, a: Endpoint) -> None:
     s = cache.latent_summary(spec, pretrained)
     stats = s.stats
     c1, c2 = st.columns(2)
-    span = c1.slider("Sweep each dimension from −x to +x (prior standard deviations)", 1.0, 4.0, 3.0, 0.5,
-                     key="vae_span")
-    steps = c2.slider("Steps per row", 5, 15, 9, 2, key="vae_tsteps")
+    span = c1.slider("Sweep each dimension from −x to +x (prior standard deviations)", 1.0, 4.0, step=0.5,
+                     key=keep("vae_span", 3.0, lo=1.0, hi=4.0))
+    steps = c2.slider("Steps per row", 5, 15, step=2, key=keep("vae_tsteps", 9, lo=5, hi=15))
     tr = latent.traverse(handle, handle.encode(a.image)[0], stats, span=span, steps=steps)
     labels = [f"z{d} · KL {k:.2f}" + ("" if act else " · inactive") for d, k, act in
               zip(tr.dims.tolist(), tr.kl.tolist(), tr.active.tolist())]
@@ -145,9 +154,10 @@ def manifold(handle, spec: str, pretrained: bool) -> None:
         st.info("This VAE has a 1-d latent: there is no 2-D grid to draw. The traversal tab shows its one axis.")
         return
     c1, c2, c3 = st.columns(3)
-    n = c1.slider("Grid size", 5, 25, 15, 1, key="vae_grid")
-    dx = c2.selectbox("x axis", range(D), index=order[0], format_func=lambda d: f"z{d}", key="vae_dx")
-    dy = c3.selectbox("y axis", range(D), index=order[1], format_func=lambda d: f"z{d}", key="vae_dy")
+    n = c1.slider("Grid size", 5, 25, step=1, key=keep("vae_grid", 15, lo=5, hi=25))
+    dims = list(range(D))
+    dx = c2.selectbox("x axis", dims, format_func=lambda d: f"z{d}", key=keep("vae_dx", order[0], options=dims))
+    dy = c3.selectbox("y axis", dims, format_func=lambda d: f"z{d}", key=keep("vae_dy", order[1], options=dims))
     with inline_errors():
         mf = latent.manifold(handle, n, dims=(dx, dy))
     vals = mf.values.tolist()
@@ -166,8 +176,8 @@ def manifold(handle, spec: str, pretrained: bool) -> None:
         key="vae_scatter")
     st.markdown("**Samples from the prior** z ~ N(0, I)")
     c1, c2 = st.columns([1, 4])
-    k = c1.slider("Samples", 4, 32, 16, 4, key="vae_nprior")
-    seed = c1.number_input("Seed", 0, 10_000, 0, key="vae_seed")
+    k = c1.slider("Samples", 4, 32, step=4, key=keep("vae_nprior", 16, lo=4, hi=32))
+    seed = c1.number_input("Seed", 0, 10_000, key=keep("vae_seed", 0, lo=0, hi=10_000))
     _, imgs = latent.prior_samples(handle, k, seed=int(seed))
     per_row = min(8, k)
     c2.plotly_chart(figures.image_grid(
@@ -181,14 +191,15 @@ def _colour_choice(handle, where) -> str | None:
     if handle.dataset != "sprites":
         return None
     return where.radio("Colour the held-out codes by", ["class", "x", "y", "scale"], horizontal=True,
-                    key="vae_colour", help="sprites have known factors: which ones did the axes pick up?")
+                       key=keep("vae_colour", "class", options=["class", "x", "y", "scale"]),
+                       help="sprites have known factors: which ones did the axes pick up?")
 
 
 def reparameterisation(handle, a: Endpoint) -> None:
     st.subheader("The reparameterisation trick: z = μ + σ · ε")
     c1, c2 = st.columns(2)
-    k = c1.slider("Draws of ε ~ N(0, I)", 2, 16, 8, 1, key="vae_draws")
-    seed = c2.number_input("Seed of the draws", 0, 10_000, 0, key="vae_rseed")
+    k = c1.slider("Draws of ε ~ N(0, I)", 2, 16, step=1, key=keep("vae_draws", 8, lo=2, hi=16))
+    seed = c2.number_input("Seed of the draws", 0, 10_000, key=keep("vae_rseed", 0, lo=0, hi=10_000))
     r = latent.reparameterise(handle, a.image, k, seed=int(seed))
     s_order = torch.argsort(-latent.kl_divergence(r.mu, 2 * r.sigma.log()))
     st.plotly_chart(figures.posterior_figure(r.mu, r.sigma, r.z, order=s_order,
