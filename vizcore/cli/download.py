@@ -51,6 +51,10 @@ def _download(args) -> int:
         except VizcoreError as e:
             print(f"vizcore: {spec}: {e}", file=sys.stderr)
             failed.append(spec)
+        except OSError as e:  # a full disk or an unwritable cache, mid-transfer (the partial file is kept)
+            print(f"vizcore: {spec}: the download stopped: {e}. Free some disk space (or set HF_HOME to a larger, "
+                  "writable disk) and run the same command again to resume.", file=sys.stderr)
+            failed.append(spec)
     if failed and len(specs) > 1:
         print(f"vizcore: {len(failed)} of {len(specs)} downloads failed: {', '.join(failed)}", file=sys.stderr)
     return 2 if failed else 0

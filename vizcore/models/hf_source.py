@@ -32,8 +32,12 @@ def load_hf(rest: str, *, pretrained: bool = True) -> TimmViT:
     spec = f"hf:{rest.strip()}"
     src = source_for_spec(spec)
     config = try_to_load_from_cache(src.repo_id, "config.json", revision=src.revision)
-    if not isinstance(config, str) or (pretrained and not is_downloaded(spec)):
+    if pretrained and not is_downloaded(spec):
         raise WeightsUnavailableError(missing_weights_message(spec))
+    if not isinstance(config, str):  # random weights need the architecture, which only the repo's config.json holds
+        raise WeightsUnavailableError(f"{spec} is not on this machine, and even random weights need its config.json "
+                                      f"(the architecture). Download it first: `vizcore download {spec}` or the "
+                                      "Download weights button.")
     entry = lookup(spec)
     title = entry.title if entry else src.repo_id
     return load_folder(Path(config).parent, spec, pretrained=pretrained, title=title)

@@ -163,6 +163,11 @@ def _run_download(job: dict, key: str, name: str) -> None:
         job.update(status="failed", message=str(e))
         bar.empty()
         return
+    except OSError as e:  # the disk filled up or the cache folder is not writable, mid-transfer
+        job.update(status="failed", message=f"The download of {spec} stopped: {e}. Free some disk space (or set "
+                                            "HF_HOME to a writable, larger disk) and click Download again.")
+        bar.empty()
+        return
     st.session_state[JOBS].pop(key, None)
     cache.model.clear(spec, True)
     cache.model_infos.clear()
@@ -301,9 +306,8 @@ def image_set_picker() -> tuple[list[Image.Image], str]:
         picked = [uploaded(u) for u in ups]
     else:
         picked = [PickedImage(im, key, name) for name, (im, key) in cache.samples().items()]
-    domains = {sample_domain(p) for p in picked}
-    _auto_notice(domains.pop() if len(domains) == 1 else None,
-                 "your uploads" if source == "Upload" else "this set of samples (photos as well as scenes)")
+    if source == "Upload":  # the sample set holds scenes as well as photos: statistics over it stay meaningful
+        _auto_notice(None, "your uploads")
     return [p.image for p in picked], "|".join(p.key for p in picked)
 
 
