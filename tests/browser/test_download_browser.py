@@ -5,6 +5,7 @@ and resume, and then sees DINO's maps. Screenshots of each step go to /tmp/shots
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import time
@@ -35,6 +36,15 @@ def _select(page, label: str, option: str) -> None:
     wait_idle(page)
 
 
+def _cat_png() -> bytes:
+    from PIL import Image
+    from skimage import data
+
+    buf = io.BytesIO()
+    Image.fromarray(data.chelsea()).save(buf, format="PNG")
+    return buf.getvalue()
+
+
 def _shot(page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=False)
@@ -45,12 +55,22 @@ def test_pick_dino_download_with_progress_cancel_resume_then_its_maps(hub_app, h
     wait_idle(page)
     page.locator(".js-plotly-plot").first.wait_for(timeout=120_000)
 
-    _select(page, "Sample image", "cat (scikit-image)")  # a photo for the 64-px shapes model
+    page.get_by_text("Upload", exact=True).click()  # a user's photo for the 64-px shapes model
+    wait_idle(page)
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
+        {"name": "cat.png", "mimeType": "image/png", "buffer": _cat_png()})
     notice = page.locator('[data-testid="stAlert"]').filter(has_text="not meaningful")
     notice.first.wait_for(timeout=60_000)
-    assert "Tiny ViT" in notice.first.inner_text() and "cat (scikit-image)" in notice.first.inner_text()
+    assert "Tiny ViT" in notice.first.inner_text() and "Your upload (cat.png)" in notice.first.inner_text()
     page.locator(".js-plotly-plot").first.wait_for(timeout=120_000)
-    _shot(page, "01_out_of_domain_notice")
+    wait_idle(page)
+    _shot(page, "01_out_of_domain_notice_upload")
+
+    page.get_by_text("Sample", exact=True).click()
+    wait_idle(page)
+    _select(page, "Sample image", "cat (scikit-image)")  # a bundled photo: the same notice
+    notice.first.wait_for(timeout=60_000)
+    assert "cat (scikit-image)" in notice.first.inner_text()
 
     _select(page, "Model", DINO_OPTION)
     download = page.get_by_role("button", name="Download weights (≈87 MB)")
