@@ -27,6 +27,7 @@ with inline_errors():
     maps = cache.attention_maps(choice.spec, choice.pretrained, key, image, fit)
 
 views.summary(handle, maps, image_name)
+views.scale_picker()
 tabs = st.tabs(views.TABS)
 for tab, draw in zip(tabs, views.DRAW):
     with tab:

@@ -201,3 +201,26 @@ def test_mae_page_says_why_a_plain_vit_cannot_reconstruct():
     at.text_input(key="model_timm").input("vit_tiny_patch16_224").run()
     assert not at.exception
     assert any("not a masked autoencoder with a decoder" in e.value for e in at.error)
+
+
+# ---- issue 13: what you see is true ----------------------------------------------------------------------------
+
+def test_attention_page_says_when_maps_are_near_uniform_and_offers_an_absolute_scale():
+    at = _page("pages/attention.py")
+    at.toggle(key="model_random").set_value(True).run()  # an untrained ViT attends almost uniformly
+    _no_errors(at)
+    notes = [i.value for i in at.info if "of uniform attention" in i.value]
+    assert any("1/64 = 0.0156" in n for n in notes), notes  # the rollout, against 1/P
+    assert any("1/65 = 0.0154" in n for n in notes), notes  # per-head maps, against 1/N
+    at.radio(key="att_scale").set_value("absolute").run()
+    _no_errors(at)
+    charts = [c for c in at.get("plotly_chart") if "Attention rollout" in c.proto.spec]
+    assert charts and '"zmin":0' in charts[0].proto.spec.replace(" ", "")
+
+
+def test_anatomy_caption_measures_attention_distance_against_uniform():
+    at = _page("pages/anatomy.py")
+    _no_errors(at)
+    text = " ".join(c.value for c in at.caption)
+    assert "Uniform attention over this grid gives 33.1 px" in text
+    assert "mix local and global" not in text

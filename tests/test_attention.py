@@ -204,3 +204,32 @@ def test_concurrent_capture_and_forward_do_not_cross_talk():
     assert not errors
     for i in range(6):
         torch.testing.assert_close(results[i], expected[i])
+
+
+# ---- references: uniform attention (issue 13 §4) ----------------------------------------------------------
+
+def test_uniform_level_is_one_over_tokens_or_patches():
+    lay = _layout(prefix=5, grid=(37, 37))  # DINOv2-S with registers at 518 px: 1369 patches + 5 prefix tokens
+    assert A.uniform_level(lay) == pytest.approx(1 / 1374)  # per-head rows: the softmax spreads over all tokens
+    assert A.uniform_level(lay, "patches") == pytest.approx(1 / 1369)  # rollout: a distribution over patches
+    with pytest.raises(InputError, match="tokens"):
+        A.uniform_level(lay, "pixels")
+
+
+def test_rollout_of_uniform_attention_is_exactly_the_uniform_level():
+    lay = _layout(prefix=1, grid=(2, 3))
+    attn = torch.full((1, 2, 2, 7, 7), 1 / 7)  # every row uniform over the 7 tokens
+    grid = A.rollout(_maps_from(attn, lay))[0]
+    torch.testing.assert_close(grid, torch.full((2, 3), A.uniform_level(lay, "patches")))
+    assert A.deviation_from_uniform(grid, A.uniform_level(lay, "patches")) < 1e-6
+
+
+def test_deviation_from_uniform_reads_the_issue_s_rollout_as_near_uniform():
+    level = 1 / 1369
+    grid = torch.linspace(0.00070, 0.00076, 1369).reshape(37, 37)  # the span the issue reports around 1/1369
+    dev = A.deviation_from_uniform(grid, level)
+    assert dev == pytest.approx(max(1 - 0.00070 * 1369, 0.00076 * 1369 - 1), rel=1e-6)
+    assert dev < A.NEAR_UNIFORM  # the page says so next to the map
+    peaked = torch.zeros(8, 8)
+    peaked[3, 3] = 1.0
+    assert A.deviation_from_uniform(peaked, 1 / 64) == pytest.approx(63.0)

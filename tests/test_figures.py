@@ -263,3 +263,47 @@ def test_downloads_use_exactly_the_colours_on_screen():
     np.testing.assert_array_equal(render._lut("Inferno")[0], [1, 0, 4])
     rgb = render.colorize(np.array([[0.0, 1.0]]), "Inferno")
     assert tuple(rgb[0, 0]) == (1, 0, 4)
+
+
+# --- scales that do not invent structure (issue 13 §4) ---------------------------------------------------------
+
+def _bar(fig: go.Figure):
+    heat = [t for t in fig.data if isinstance(t, go.Heatmap) and t.coloraxis is None]
+    return heat[-1].colorbar if heat else fig.layout.coloraxis.colorbar
+
+
+def test_attention_colour_bars_mark_the_uniform_level(image):
+    grid = 1 / 64 + np.random.default_rng(0).normal(0, 0.004, GRID)
+    fig = figures.attention_overlay(image, grid, title="t", uniform=1 / 64)
+    bar = _bar(fig)
+    assert "uniform 1/64" in bar.ticktext and 1 / 64 in bar.tickvals
+    heads = figures.head_maps(image, np.stack([grid, grid * 1.1]), title="t", layer=0, uniform=1 / 64)
+    assert "uniform 1/64" in _bar(heads).ticktext
+    overview = figures.layers_heads_overview(np.stack([[grid, grid]]), title="t", scale="absolute", uniform=1 / 64)
+    assert "uniform 1/64" in _bar(overview).ticktext
+    far = figures.attention_overlay(image, grid + 1.0, title="t", uniform=1 / 64)  # uniform below the range
+    assert "below" in _bar(far).title.text and "uniform 1/64" not in (_bar(far).ticktext or ())
+
+
+def test_absolute_scale_starts_at_zero_so_a_flat_map_looks_flat(image):
+    flat = np.full(GRID, 1 / 1369) * (1 + np.random.default_rng(0).uniform(-0.04, 0.04, GRID))
+    stretched = figures.attention_overlay(image, flat, title="t", scale="map")
+    absolute = figures.attention_overlay(image, flat, title="t", scale="absolute")
+    assert stretched.data[1].zmin == pytest.approx(flat.min()) and stretched.data[1].zmax == pytest.approx(flat.max())
+    assert absolute.data[1].zmin == 0 and absolute.data[1].zmax == pytest.approx(flat.max())
+    assert "absolute" in absolute.layout.title.text and "min" in stretched.layout.title.text
+    heads = figures.head_maps(image, np.stack([flat, flat]), title="t", layer=0, scale="absolute")
+    assert heads.layout.coloraxis.cmin == 0
+    tiles = figures.layers_heads_overview(np.stack([[flat, flat]]), title="t", scale="absolute")
+    assert tiles.data[0].zmin == 0 and np.nanmax(np.asarray(tiles.data[0].z, dtype=float)) == pytest.approx(flat.max(),
+                                                                                                           rel=1e-6)
+
+
+def test_statistics_are_drawn_with_their_reference(image):
+    bars = figures.predictions_bar([(3, "cat", 0.7), (1, "dog", 0.2)], title="t", num_classes=8)
+    assert any("chance 1/8" in (a.text or "") for a in bars.layout.annotations)
+    masks = torch.zeros(2, *GRID, dtype=torch.bool)
+    fig = figures.mass_masks(image, masks, mass=0.6, title="t")
+    assert "uniform attention would need 39 of 64" in fig.layout.title.text  # ceil(0.6 * 64)
+    share = figures.prefix_share_heatmap(np.full((2, 2, 1), 0.1), ("cls",), title="t", uniform=1 / 65)
+    assert "1/65" in share.layout.title.text

@@ -268,6 +268,32 @@ def mass_mask(grid: torch.Tensor, mass: float) -> torch.Tensor:
     return keep.reshape(grid.shape)
 
 
+NEAR_UNIFORM = 0.10  # a map whose every patch lies within 10% of the uniform level is "near uniform"
+UNIFORM_OVER = ("tokens", "patches")
+
+
+def uniform_level(layout: TokenLayout, over: str = "tokens") -> float:
+    """What every patch gets when attention is spread evenly: the reference a map's values mean something against.
+
+    "tokens": 1/N for a softmax row over all N tokens, prefix tokens included (per-head CLS maps, a query patch's
+    map, a prefix token's map). "patches": 1/P for a distribution over the P patches (rollout, gradient rollout).
+    """
+    if over not in UNIFORM_OVER:
+        raise InputError(f"Unknown reference '{over}'. Use 'tokens' or 'patches'.")
+    return 1.0 / (layout.num_tokens if over == "tokens" else layout.num_patches)
+
+
+def deviation_from_uniform(grid, level: float) -> float:
+    """The largest relative distance of any patch from the uniform level: max |x / level - 1| (0.04 = within 4%).
+
+    Below `NEAR_UNIFORM` a map's colours only stretch tiny differences: say so next to it.
+    """
+    values = torch.as_tensor(grid, dtype=torch.float64)
+    if values.numel() == 0 or level <= 0:
+        raise InputError("deviation_from_uniform needs a non-empty map and a positive uniform level.")
+    return float((values / level - 1.0).abs().max())
+
+
 def top_predictions(logits: torch.Tensor, class_names: tuple[str, ...] | None, k: int = 5) -> list[list[tuple]]:
     """Top-k (class index, name, probability) per image."""
     probs = logits.float().softmax(dim=-1)

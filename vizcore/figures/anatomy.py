@@ -39,12 +39,15 @@ def parameter_bar(totals: dict[str, int], *, title: str) -> go.Figure:
     return fig
 
 
-def attention_distance_figure(dist, *, title: str, patch_size: int | tuple[int, int] | None = None) -> go.Figure:
+def attention_distance_figure(dist, *, title: str, patch_size: int | tuple[int, int] | None = None,
+                              uniform: float | None = None) -> go.Figure:
     """Mean attention distance of every head against layer depth (ViT Fig. 7 right), one marker per head.
 
     Args:
         dist: (L, H) pixels, e.g. `anatomy.mean_attention_distance(maps.attn, maps.layout)`.
         patch_size: patch side(s) in pixels; when given, a dashed line marks one patch.
+        uniform: the distance uniform attention gives on this grid (`anatomy.uniform_attention_distance`), drawn
+            as the reference line: heads below it attend locally, heads near it no more locally than uniform.
     """
     d = _array(dist, 2, "distances of shape (layers, heads)").astype(np.float64)
     L, H = d.shape
@@ -62,8 +65,13 @@ def attention_distance_figure(dist, *, title: str, patch_size: int | tuple[int, 
         side = float(np.mean(np.atleast_1d(patch_size)))
         fig.add_hline(y=side, line=dict(color="grey", dash="dash"), annotation_text="one patch",
                       annotation_position="top left")
+    if uniform is not None:
+        fig.add_hline(y=uniform, line=dict(color="#D55E00", dash="dash", width=2),
+                      annotation_text=f"uniform attention: {uniform:.1f} px", annotation_position="bottom right",
+                      annotation_font_color="#D55E00")
     fig.update_xaxes(title_text="network depth (layer)", dtick=1 if L <= 24 else None)
-    fig.update_yaxes(title_text="mean attention distance (pixels)", rangemode="tozero")
+    top = max(float(d.max()), uniform or 0.0)
+    fig.update_yaxes(title_text="mean attention distance (pixels)", range=[0, 1.12 * top])
     return _style(fig, title, 460, "attention-weighted distance between query and key patch centres, "
                   "prefix tokens removed, averaged over queries and images")
 

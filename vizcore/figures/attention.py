@@ -22,6 +22,7 @@ from vizcore.figures._common import (
     IMAGE_SIDE,
     PANEL_HEIGHT,
     PANEL_SIDE,
+    SCALES,
     _array,
     _colorbar,
     _heatmap,
@@ -29,12 +30,25 @@ from vizcore.figures._common import (
     _image_trace,
     _panels,
     _style,
+    _uniform_colorbar,
 )
+
+
+def color_range(values, scale: str) -> tuple[float, float]:
+    """(low, high) of the colour scale for `values`: "map" = min → max, "absolute" = 0 → max."""
+    if scale not in SCALES:
+        raise InputError(f"Unknown scale '{scale}'. Use one of {', '.join(SCALES)}.")
+    v = render.as_array(values).astype(np.float64)
+    lo, hi = (float(np.nanmin(v)), float(np.nanmax(v))) if v.size else (0.0, 1.0)
+    if scale == "absolute":
+        lo = min(0.0, lo)
+    return lo, hi if hi > lo else lo + 1e-12
 
 
 def attention_overlay(image, grid, *, title: str, opacity: float = 0.6, colorscale: str = "Inferno",
                       interpolation: str = "bilinear", patch_size: tuple[int, int] | None = None,
-                      highlight: tuple[int, int] | None = None, pickable: bool = False) -> go.Figure:
+                      highlight: tuple[int, int] | None = None, pickable: bool = False, scale: str = "map",
+                      uniform: float | None = None, subtitle: str = "") -> go.Figure:
     """An attention map over the image it was computed on, with a colour bar; hover gives patch and value.
 
     With `pickable`, a near-invisible marker sits on each patch centre so a click selects that patch
@@ -45,15 +59,19 @@ def attention_overlay(image, grid, *, title: str, opacity: float = 0.6, colorsca
         grid: (gh, gw) attention over the patches.
         patch_size: (ph, pw) pixels per patch; the map then covers gh*ph x gw*pw pixels (else the whole image).
         highlight: (row, col) of a patch to outline, e.g. the query patch.
+        scale: "map" (colours from the map's min to its max) or "absolute" (from 0 to its max: a flat map looks flat).
+        uniform: the value every patch would get from uniform attention (1/N), marked on the colour bar.
     """
     rgb = render.as_uint8(image)  # (H, W, 3)
     raw = _array(grid, 2, "a (gh, gw) grid")
     gh, gw = raw.shape
     ph, pw = patch_size or (rgb.shape[0] / gh, rgb.shape[1] / gw)
+    lo, hi = color_range(raw, scale)
     fig = make_subplots(rows=1, cols=1)
     fig.add_trace(_image_trace(rgb, IMAGE_SIDE))
     fig.add_trace(_heatmap(raw, (gh * ph, gw * pw), interpolation, opacity=opacity, name="attention",
-                           colorscale=render.check_colorscale(colorscale), colorbar=_colorbar("attention")))
+                           colorscale=render.check_colorscale(colorscale), zmin=lo, zmax=hi,
+                           colorbar=_uniform_colorbar("attention", lo, hi, uniform)))
     if pickable:
         fig.add_trace(_patch_picker(raw, ph, pw))
     if highlight is not None:
@@ -64,7 +82,7 @@ def attention_overlay(image, grid, *, title: str, opacity: float = 0.6, colorsca
             fig.add_shape(type="rect", x0=c * pw - 0.5, x1=(c + 1) * pw - 0.5, y0=r * ph - 0.5,
                           y1=(r + 1) * ph - 0.5, line=dict(color=color, width=width))
     _image_axes(fig, rgb.shape[:2])
-    return _style(fig, title, height=520)
+    return _style(fig, title, 540 if subtitle else 520, subtitle or SCALES[scale])
 
 
 def _patch_picker(raw: np.ndarray, ph: float, pw: float) -> go.Scatter:
@@ -77,17 +95,20 @@ def _patch_picker(raw: np.ndarray, ph: float, pw: float) -> go.Scatter:
 
 
 def head_maps(image, maps, *, title: str, layer: int, colorscale: str = "Inferno", opacity: float = 0.6,
-              interpolation: str = "bilinear", cols: int = 4, scale: str = "figure") -> go.Figure:
+              interpolation: str = "bilinear", cols: int = 4, scale: str = "figure",
+              uniform: float | None = None) -> go.Figure:
     """One attention overlay per head of one layer, in a grid of panels "head 0", "head 1", ...
 
     Args:
         image: (C, H, W) in [0, 1] or uint8 (H, W, 3).
         maps: (H, gh, gw) per-head attention over the patches, e.g. `attention.cls_maps(maps, layer)[0]`.
-        scale: "figure" (one colour scale for all heads: faint heads look faint) or "head" (each head
-            min-max scaled to show its pattern); the subtitle says which.
+        scale: "figure" (one colour scale, min → max over all heads: faint heads look faint), "absolute" (one
+            scale from 0: a flat head looks flat) or "head" (each head min-max scaled to show its pattern); the
+            subtitle says which.
+        uniform: the value every patch would get from uniform attention (1/N), marked on the colour bar.
     """
     if scale not in _HEAD_SCALES:
-        raise InputError(f"Unknown scale '{scale}'. Use 'figure' or 'head'.")
+        raise InputError(f"Unknown scale '{scale}'. Use one of {', '.join(_HEAD_SCALES)}.")
     rgb = render.as_uint8(image)
     grids = _array(maps, 3, "maps of shape (heads, gh, gw)")
     shown = render.normalize(grids, axis=(-2, -1)) if scale == "head" else grids
@@ -97,52 +118,61 @@ def head_maps(image, maps, *, title: str, layer: int, colorscale: str = "Inferno
         fig.add_trace(_image_trace(rgb, PANEL_SIDE), row=row + 1, col=col + 1)
         fig.add_trace(_heatmap(grid, rgb.shape[:2], interpolation, shown=shown[h], opacity=opacity,
                                coloraxis="coloraxis", name=f"head {h}"), row=row + 1, col=col + 1)
-    bar = "attention" if scale == "figure" else "attention<br>(head min→max)"
-    fig.update_layout(coloraxis=dict(colorscale=render.check_colorscale(colorscale), cmin=float(shown.min()),
-                                     cmax=float(shown.max()), colorbar=_colorbar(bar)))
+    lo, hi = color_range(shown, "absolute" if scale == "absolute" else "map")
+    bar = (_colorbar("attention<br>(head min→max)") if scale == "head"
+           else _uniform_colorbar("attention", lo, hi, uniform))
+    fig.update_layout(coloraxis=dict(colorscale=render.check_colorscale(colorscale), cmin=lo, cmax=hi, colorbar=bar))
     _image_axes(fig, rgb.shape[:2])
     rows = math.ceil(len(grids) / cols)
     return _style(fig, title, PANEL_HEIGHT * rows + 120, f"layer {layer} · {_HEAD_SCALES[scale]}")
 
 
-def _mosaic(grids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(L, H, gh, gw) -> tiles min-max scaled and laid out with one NaN cell between them, plus their labels.
+def _mosaic(grids: np.ndarray, stretch: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """(L, H, gh, gw) -> tiles (min-max scaled with `stretch`) laid out with one NaN cell between them, plus labels.
 
     Returns:
         z (L*(gh+1)-1, H*(gw+1)-1) float32 and customdata (..., 4) of (layer, head, row, col) per cell.
     """
     L, H, gh, gw = grids.shape
-    tiles = np.pad(render.normalize(grids, axis=(-2, -1)), ((0, 0), (0, 0), (0, 1), (0, 1)),
-                   constant_values=np.nan)  # (L, H, gh+1, gw+1)
+    values = render.normalize(grids, axis=(-2, -1)) if stretch else grids.astype(np.float32)
+    tiles = np.pad(values, ((0, 0), (0, 0), (0, 1), (0, 1)), constant_values=np.nan)  # (L, H, gh+1, gw+1)
     z = tiles.transpose(0, 2, 1, 3).reshape(L * (gh + 1), H * (gw + 1))[:-1, :-1]
     labels = np.moveaxis(np.indices(tiles.shape), 0, -1)  # (L, H, gh+1, gw+1, 4)
     labels = labels.transpose(0, 2, 1, 3, 4).reshape(L * (gh + 1), H * (gw + 1), 4)[:-1, :-1]
     return z, labels.astype(np.uint8 if max(grids.shape) < 256 else np.uint16)
 
 
-def layers_heads_overview(maps, *, title: str, colorscale: str = "Inferno") -> go.Figure:
-    """Every layer's (rows) and head's (columns) map as one mosaic of small tiles, each min-max scaled.
+def layers_heads_overview(maps, *, title: str, colorscale: str = "Inferno", scale: str = "map",
+                          uniform: float | None = None) -> go.Figure:
+    """Every layer's (rows) and head's (columns) map as one mosaic of small tiles.
 
     One heatmap of the raw patch grids keeps 12 layers x 12 heads (ViT-B) light and readable.
 
     Args:
         maps: (L, H, gh, gw) attention over the patches, e.g. CLS maps of every layer.
+        scale: "map" (each tile min-max scaled: every head's pattern shows, however faint) or "absolute" (one
+            scale from 0 to the largest value for all tiles, with `uniform` (1/N) marked on the colour bar).
     """
     grids = _array(maps, 4, "maps of shape (layers, heads, gh, gw)")
     L, H, gh, gw = grids.shape
-    z, labels = _mosaic(grids)
+    z, labels = _mosaic(grids, stretch=scale == "map")
+    lo, hi = (0.0, 1.0) if scale == "map" else color_range(grids, "absolute")
+    bar = _colorbar("attention<br>(tile min→max)") if scale == "map" else _uniform_colorbar("attention", lo, hi,
+                                                                                            uniform)
+    value = "scaled %{z:.2f}" if scale == "map" else "attention %{z:.4g}"
     fig = go.Figure(go.Heatmap(
-        z=z, customdata=labels, colorscale=render.check_colorscale(colorscale), zmin=0, zmax=1,
-        hoverongaps=False, colorbar=_colorbar("attention<br>(tile min→max)"),
+        z=z, customdata=labels, colorscale=render.check_colorscale(colorscale), zmin=lo, zmax=hi,
+        hoverongaps=False, colorbar=bar,
         hovertemplate="layer %{customdata[0]}, head %{customdata[1]}<br>patch (%{customdata[2]}, "
-                      "%{customdata[3]})<br>scaled %{z:.2f}<extra></extra>"))
+                      f"%{{customdata[3]}})<br>{value}<extra></extra>"))
     axis = dict(showgrid=False, zeroline=False, ticks="", constrain="domain", ticklabelstandoff=4)
     fig.update_xaxes(tickvals=[h * (gw + 1) + (gw - 1) / 2 for h in range(H)], side="top",
                      ticktext=[f"head {h}" for h in range(H)], **axis)
     fig.update_yaxes(tickvals=[i * (gh + 1) + (gh - 1) / 2 for i in range(L)], autorange="reversed",
                      ticktext=[f"layer {i}" for i in range(L)], scaleanchor="x", **axis)
     tile = min(100, max(40, 900 // max(L, H)))  # figure pixels per tile
-    fig = _style(fig, title, L * tile + 150, "rows: layers · columns: heads · each tile min-max scaled")
+    how = "each tile min-max scaled" if scale == "map" else "one colour scale from 0 for every tile"
+    fig = _style(fig, title, L * tile + 150, f"rows: layers · columns: heads · {how}")
     fig.update_layout(margin=dict(t=120))
     return fig
 
@@ -164,16 +194,20 @@ def mass_masks(image, masks, *, mass: float, title: str, cols: int = 4) -> go.Fi
         fig.add_trace(_image_trace(render.mask_overlay(rgb, mask), PANEL_SIDE), row=row + 1, col=col + 1)
     _image_axes(fig, rgb.shape[:2])
     fig.update_annotations(font_size=13)
+    even = math.ceil(mass * total - 1e-9)  # patches uniform attention needs for the same mass
     return _style(fig, title, PANEL_HEIGHT * math.ceil(len(kept) / cols) + 120,
-                  f"kept: the fewest patches holding {mass:.0%} of the head's attention; the rest is darkened")
+                  f"kept: the fewest patches holding {mass:.0%} of the head's attention (the rest darkened); "
+                  f"uniform attention would need {even} of {total} ({even / total:.0%})")
 
 
-def prefix_share_heatmap(share, prefix_names, *, title: str, colorscale: str = "Inferno") -> go.Figure:
+def prefix_share_heatmap(share, prefix_names, *, title: str, colorscale: str = "Inferno",
+                         uniform: float | None = None) -> go.Figure:
     """For each prefix token (CLS, registers, ...) a layer x head heatmap of the share of attention it gets.
 
     Args:
         share: (L, H, p) average share of attention (0..1), e.g. `attention.prefix_share(maps)[0]`.
         prefix_names: p names, e.g. ("cls", "reg1", ...).
+        uniform: the share every token gets from uniform attention (1/N), marked on the colour bar.
     """
     s = _array(share, 3, "share of shape (layers, heads, prefix tokens)")
     names = list(prefix_names)
@@ -190,15 +224,17 @@ def prefix_share_heatmap(share, prefix_names, *, title: str, colorscale: str = "
     fig.update_xaxes(showgrid=False, zeroline=False, tickangle=0, dtick=math.ceil(s.shape[1] / 6))
     fig.update_yaxes(showgrid=False, zeroline=False, dtick=math.ceil(s.shape[0] / 16))
     fig.update_layout(coloraxis=dict(colorscale=render.check_colorscale(colorscale), cmin=0, cmax=1,
-                                     colorbar=_colorbar("share of<br>attention")))
-    return _style(fig, title, max(320, 26 * s.shape[0] + 160), "averaged over all queries; 1 = all attention")
+                                     colorbar=_uniform_colorbar("share of<br>attention", 0.0, 1.0, uniform)))
+    even = f"; uniform attention gives every token 1/{round(1 / uniform):,} = {uniform:.1%}" if uniform else ""
+    return _style(fig, title, max(320, 26 * s.shape[0] + 160), f"averaged over all queries; 1 = all attention{even}")
 
 
-def predictions_bar(top: list[tuple[int, str, float]], *, title: str) -> go.Figure:
+def predictions_bar(top: list[tuple[int, str, float]], *, title: str, num_classes: int | None = None) -> go.Figure:
     """Top-k class probabilities as horizontal bars, highest on top, with percentages.
 
     Args:
         top: (class index, name, probability) triples, e.g. `attention.top_predictions(logits, names)[0]`.
+        num_classes: K; chance (1/K) is then drawn as a dashed line.
     """
     if not top:
         raise InputError("No predictions to draw; pass at least one (index, name, probability).")
@@ -212,6 +248,10 @@ def predictions_bar(top: list[tuple[int, str, float]], *, title: str) -> go.Figu
                            hovertemplate="%{y}: %{x:.2%}<extra></extra>"))
     fig.update_xaxes(title_text="probability", range=[0, 1])
     fig.update_yaxes(title_text="class", autorange="reversed", type="category", ticklabelstandoff=4)
-    fig = _style(fig, title, 90 + 34 * len(ranked))
+    if num_classes:
+        fig.add_vline(x=1 / num_classes, line=dict(color="grey", dash="dash", width=1),
+                      annotation_text=f"chance 1/{num_classes:,}", annotation_position="bottom right",
+                      annotation_font_size=11)
+    fig = _style(fig, title, 90 + 34 * len(ranked) + (20 if num_classes else 0))
     fig.update_layout(showlegend=False, margin=dict(r=60))
     return fig

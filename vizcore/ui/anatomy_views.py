@@ -60,11 +60,14 @@ def activations() -> None:
 
 def over_images(v: cache.AnatomyViews, handle) -> None:
     st.subheader(f"Statistics over {v.n_images} images")
+    layout = handle.layout(handle.preprocess.size)  # the images were resized to the native size
+    uniform = anatomy.uniform_attention_distance(layout)
     st.plotly_chart(figures.attention_distance_figure(
         v.distance, title="Mean attention distance per head vs depth (ViT Fig. 7, right)",
-        patch_size=v.patch_size), width="stretch")
-    st.caption("Pixel distance between query and key patch centres, weighted by attention (prefix tokens "
-               "removed, rows re-normalised). Early heads of trained ViTs mix local and global; later ones are global.")
+        patch_size=v.patch_size, uniform=uniform), width="stretch")
+    st.caption("Pixel distance between query and key patch centres, weighted by attention (prefix tokens removed, "
+               f"rows re-normalised), on the {layout.grid[0]}×{layout.grid[1]} grid of {layout.patch_size[0]} px "
+               f"patches. {anatomy.describe_attention_distance(v.distance, uniform)}")
     left, right = st.columns(2)
     left.plotly_chart(figures.layernorm_hist_figure(
         v.ln_before, v.ln_after, title="Token features before and after block 0's LayerNorm"),

@@ -11,7 +11,7 @@ from vizcore import figures
 from vizcore.analysis import attention
 from vizcore.export import render
 from vizcore.ui import cache
-from vizcore.ui.state import keep
+from vizcore.ui.state import keep, remembered
 
 EXPLAIN_PREFIX = {
     "cls": "**CLS** — a learned token whose final state feeds the classifier; its attention row is the usual "
@@ -41,29 +41,51 @@ def summary(handle, maps: attention.AttentionMaps, image_name: str) -> None:
         )
         if handle.has_head:
             top = attention.top_predictions(maps.logits, handle.class_names, k=5)[0]
-            st.plotly_chart(figures.predictions_bar(top, title="Top-5 predictions"), width="stretch")
+            st.plotly_chart(figures.predictions_bar(top, title="Top-5 predictions",
+                                                    num_classes=int(maps.logits.shape[-1])), width="stretch")
         else:
             st.info("This model has no classifier head (self-supervised features), so there are no predictions "
                     "and no class-specific gradient map.")
+
+
+SCALE_LABELS = {"map": "stretched: each map's min → max", "absolute": "absolute: 0 → largest value"}
+
+
+def scale_picker() -> str:
+    """The colour-scale choice shared by every attention view: stretched per map, or absolute from 0."""
+    return st.radio("Colour scale", list(SCALE_LABELS), format_func=SCALE_LABELS.get, horizontal=True,
+                    key=keep("att_scale", "map", options=list(SCALE_LABELS)),
+                    help="Stretched colours show any pattern, however faint; absolute colours start at 0, so a map "
+                         "that is nearly uniform looks flat. The colour bar marks uniform attention (1/N).")
+
+
+def _scale() -> str:
+    return remembered("att_scale", "map")
 
 
 @st.fragment
 def per_head(handle, maps, display, choice, key, image, fit) -> None:
     layer = st.slider("Layer", 0, maps.num_layers - 1, key=_layer_key(maps, "head_layer"))
     grids = attention.cls_maps(maps, layer)[0]  # (H, gh, gw)
+    level = attention.uniform_level(maps.layout)
     st.plotly_chart(figures.head_maps(
         _img(maps), grids, title=f"{_query_name(maps)} attention per head, layer {layer}", layer=layer,
         colorscale=display.colorscale, opacity=display.opacity, interpolation=display.interpolation,
+        scale="absolute" if _scale() == "absolute" else "figure", uniform=level,
     ), width="stretch")
+    _flat_note([f"head {h}" for h in range(len(grids))], grids, level)
     _downloads(maps, grids.mean(0), display, f"cls_layer{layer}_mean")
 
 
 @st.fragment
 def overview(handle, maps, display, choice, key, image, fit) -> None:
     grids = np.stack([attention.cls_maps(maps, layer)[0].numpy() for layer in range(maps.num_layers)])
+    level = attention.uniform_level(maps.layout)
     st.plotly_chart(figures.layers_heads_overview(
         grids, title=f"{_query_name(maps)} attention, every layer (rows) × head (columns)",
-        colorscale=display.colorscale), width="stretch")
+        colorscale=display.colorscale, scale=_scale(), uniform=level), width="stretch")
+    names = [f"layer {i} head {h}" for i in range(grids.shape[0]) for h in range(grids.shape[1])]
+    _flat_note(names, grids.reshape(-1, *grids.shape[2:]), level)
 
 
 @st.fragment
@@ -74,8 +96,10 @@ def rollout(handle, maps, display, choice, key, image, fit) -> None:
     discard = c2.slider("Discard ratio (weakest links per row)", 0.0, 0.95, step=0.05,
                         key=keep("ro_discard", 0.0, lo=0.0, hi=0.95))
     grid = attention.rollout(maps, head_fusion=fusion, discard_ratio=discard)[0]
-    st.plotly_chart(_overlay(maps, grid, display, f"Attention rollout ({fusion} over heads, discard {discard:.2f})"),
-                    width="stretch")
+    level = attention.uniform_level(maps.layout, "patches")
+    st.plotly_chart(_overlay(maps, grid, display, f"Attention rollout ({fusion} over heads, discard {discard:.2f})",
+                             level), width="stretch")
+    _flat_note(["the rollout"], grid[None], level)
     st.caption("Rollout multiplies each layer's attention (plus the identity for the residual path, rows "
                "re-normalised) through the network: how much each patch can reach the CLS token.")
     _downloads(maps, grid, display, "rollout")
@@ -92,8 +116,10 @@ def grad_rollout(handle, maps, display, choice, key, image, fit) -> None:
                        format_func=lambda c: next(f"{n} ({p:.1%})" for i, n, p in top if i == c))
     gmaps = cache.attention_maps(choice.spec, choice.pretrained, key, image, fit, target=int(idx))
     grid = attention.grad_rollout(gmaps)[0]
-    st.plotly_chart(_overlay(maps, grid, display, f"Gradient-weighted rollout for '{_name(handle, idx)}'"),
+    level = attention.uniform_level(maps.layout, "patches")
+    st.plotly_chart(_overlay(maps, grid, display, f"Gradient-weighted rollout for '{_name(handle, idx)}'", level),
                     width="stretch")
+    _flat_note(["the gradient rollout"], grid[None], level)
     st.caption("Chefer et al. 2021 (gradient-only): each layer's attention weighted by the gradient of the class "
                "score, negatives clipped, averaged over heads, accumulated as R ← R + ĀR.")
     _downloads(maps, grid, display, f"grad_rollout_class{idx}")
@@ -112,12 +138,14 @@ def query_patch(handle, maps, display, choice, key, image, fit) -> None:
                           key=keep("q_fusion", "mean", options=attention.HEAD_FUSIONS))
     token = lay.num_prefix_tokens + row * lay.grid[1] + col
     grid = attention.query_map(maps, layer, token, fusion)[0]
+    level = attention.uniform_level(lay)
     fig = figures.attention_overlay(
         _img(maps), grid, title=f"Where patch ({row}, {col}) looks at layer {layer}", opacity=display.opacity,
         colorscale=display.colorscale, interpolation=display.interpolation, patch_size=lay.patch_size,
-        highlight=(row, col), pickable=True)
+        highlight=(row, col), pickable=True, scale=_scale(), uniform=level)
     event = st.plotly_chart(fig, width="stretch", on_select="rerun", selection_mode="points", key="q_chart")
     st.caption("Click a patch on the image (or use the sliders) to see where it looks.")
+    _flat_note([f"patch ({row}, {col})'s map"], grid[None], level)
     _remember_click(event)
     _downloads(maps, grid, display, f"query_r{row}_c{col}_layer{layer}")
 
@@ -166,15 +194,17 @@ def prefix_tokens(handle, maps, display, choice, key, image, fit) -> None:
     if not lay.num_prefix_tokens:
         return
     share = attention.prefix_share(maps)[0].numpy()  # (L, H, p)
-    st.plotly_chart(figures.prefix_share_heatmap(share, lay.prefix_names,
+    level = attention.uniform_level(lay)
+    st.plotly_chart(figures.prefix_share_heatmap(share, lay.prefix_names, uniform=level,
                                                  title="Share of attention each prefix token receives "
                                                        "(averaged over all queries)"), width="stretch")
     name = st.selectbox("Show where this prefix token looks", lay.prefix_names,
                         key=keep("p_token", lay.prefix_names[0], options=lay.prefix_names))
     layer = st.slider("Layer", 0, maps.num_layers - 1, key=_layer_key(maps, "p_layer"))
     grid = attention.query_map(maps, layer, lay.prefix_names.index(name), "mean")[0]
-    st.plotly_chart(_overlay(maps, grid, display, f"Attention of the {name} token over the patches, layer {layer}"),
-                    width="stretch")
+    st.plotly_chart(_overlay(maps, grid, display, f"Attention of the {name} token over the patches, layer {layer}",
+                             level), width="stretch")
+    _flat_note([f"the {name} token's map"], grid[None], level)
 
 
 TABS = ["Per head", "All layers", "Rollout", "Gradient rollout", "Query patch", "Mass masks", "Prefix tokens"]
@@ -190,10 +220,25 @@ def _img(maps) -> np.ndarray:
     return maps.image[0].numpy()
 
 
-def _overlay(maps, grid, display, title: str):
+def _overlay(maps, grid, display, title: str, uniform: float):
     return figures.attention_overlay(_img(maps), grid, title=title, opacity=display.opacity,
                                      colorscale=display.colorscale, interpolation=display.interpolation,
-                                     patch_size=maps.layout.patch_size)
+                                     patch_size=maps.layout.patch_size, scale=_scale(), uniform=uniform)
+
+
+def _flat_note(names: list[str], grids, level: float) -> None:
+    """Say which of these maps (n, gh, gw) are within `attention.NEAR_UNIFORM` of uniform attention (1/N)."""
+    flat = [(n, g) for n, g in zip(names, grids) if attention.deviation_from_uniform(g, level) < attention.NEAR_UNIFORM]
+    if not flat:
+        return
+    values = np.concatenate([np.asarray(g, dtype=np.float64).ravel() for _, g in flat])
+    dev = max(attention.deviation_from_uniform(g, level) for _, g in flat)
+    who = (flat[0][0].capitalize() + " is" if len(flat) == 1 else
+           f"{len(flat)} of {len(names)} maps are" if len(flat) > 3 else ", ".join(n for n, _ in flat) + " are")
+    st.info(f"{who} within {dev:.0%} of uniform attention: every patch gets between {values.min():.3g} and "
+            f"{values.max():.3g}, against 1/{round(1 / level):,} = {level:.3g} for uniform attention. "
+            "Stretched colours make differences this small look like structure; the absolute scale shows how flat "
+            "it is.", icon=":material/straighten:")
 
 
 def _query_name(maps) -> str:
