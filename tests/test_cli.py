@@ -18,6 +18,21 @@ def test_every_command_has_help_with_an_example(command, capsys):
     assert "Example: vizcore" in capsys.readouterr().out
 
 
+def test_every_registered_command_has_help_with_an_example(capsys):
+    """Commands added later (download, inside, embed, project, ...) are covered without editing a list."""
+    import argparse
+
+    from vizcore.cli import parser
+
+    sub = next(a for a in parser()._actions if isinstance(a, argparse._SubParsersAction))
+    assert {"models", "train", "attention", "mae", "export-projector", "app", "download"} <= set(sub.choices)
+    for name in sub.choices:
+        with pytest.raises(SystemExit) as e:
+            main([name, "--help"])
+        assert e.value.code == 0
+        assert "Example: vizcore" in capsys.readouterr().out, name
+
+
 def test_models_lists_bundled_and_timm(capsys):
     assert main(["models"]) == 0
     out = capsys.readouterr().out
