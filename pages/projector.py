@@ -18,7 +18,9 @@ st.caption("A model turns each image into a vector; similar images should get ne
 
 data = state.data_picker()
 source = state.source_picker(st.sidebar, "pj_source", "pixels", data)
-method = state.method_picker()
+with inline_errors():
+    data = state.resolve(data, source)  # a large upload: embedded in batches with progress, kept on disk
+method = state.method_picker(data)
 with inline_errors():
     X = state.features(data, source)
     proj = state.project(data, source, method, X)

@@ -79,7 +79,7 @@ def test_defaults_draw_a_webgl_map_with_quality_metrics_and_every_tab():
 
     _tab(at, "Export")
     _ok(at)
-    assert len(at.get("download_button")) == 5  # zip, CSV + Parquet of all points and of the selection
+    assert len(at.get("download_button")) == 6  # zip, selection bookmark, CSV + Parquet of all points and selection
     assert any("projector.tensorflow.org" in m.value for m in at.markdown)
 
 
@@ -161,3 +161,87 @@ def test_hostile_zips_get_inline_messages_and_a_good_zip_works():
     at.selectbox(key="pj_data").set_value("digits").run()  # the session keeps working
     _ok(at)
     assert len(at.get("plotly_chart")) == 1
+
+
+def _vectors_dir(tmp_path, n: int = 300) -> Path:
+    """A `vizcore embed`-style folder: one shard (row, id, label, thumbnail, vector) and a map.parquet."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(0)
+    labels = np.arange(n) % 3
+    X = (rng.standard_normal((3, 16)) * 8)[labels] + rng.standard_normal((n, 16))
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 40, 40)).save(buf, "PNG")
+    out = tmp_path / "run"
+    out.mkdir()
+    pq.write_table(pa.table({"row": np.arange(n), "id": [f"img{i}" for i in range(n)],
+                             "label": [f"class {k}" for k in labels], "thumbnail": [buf.getvalue()] * n,
+                             "vector": [list(r) for r in X.astype(np.float32)]}), out / "part-000000000.parquet")
+    pq.write_table(pa.table({"id": [f"img{i}" for i in range(n)], "x": X[:, 0], "y": X[:, 1]}), out / "map.parquet")
+    return out
+
+
+def test_own_vectors_open_from_a_path_with_their_stored_map(tmp_path):
+    at = _page()
+    at.selectbox(key="pj_data").set_value("vectors").run()
+    _ok(at)
+    assert any("Upload vectors" in i.value for i in at.info)
+    at.text_input(key="pj_vec_path").input(str(_vectors_dir(tmp_path))).run()
+    _ok(at)
+    assert any("300 vectors" in m.value for m in at.markdown)
+    assert "stored" in at.radio(key="pj_method").options or "stored map" in at.radio(key="pj_method").options
+    at.radio(key="pj_method").set_value("stored").run()
+    _ok(at)
+    assert any("stored map" in m.value for m in at.markdown)
+    assert "kNN accuracy (k=20)" in _metrics(at)
+    at.text_input(key="pj_search").input("class 1").run()
+    _ok(at)
+    assert len(at.image) >= 1  # thumbnails decoded from the Parquet's bytes column
+    _tab(at, "Nearest neighbours")
+    _ok(at)
+    assert any("nearest neighbours** of `img0`" in m.value for m in at.markdown)
+    _tab(at, "Export")
+    _ok(at)
+
+
+def test_own_vectors_errors_are_inline(tmp_path):
+    import numpy as np
+
+    bad = np.ones((10, 4), np.float32)
+    bad[3, 2] = np.nan
+    buf = io.BytesIO()
+    np.save(buf, bad)
+    at = _page()
+    at.selectbox(key="pj_data").set_value("vectors").run()
+    at.text_input(key="pj_vec_path").input(str(tmp_path / "nothing.npy")).run()
+    assert not at.exception and any("no file or folder" in e.value for e in at.error)
+    (tmp_path / "bad.npy").write_bytes(buf.getvalue())
+    at.text_input(key="pj_vec_path").input(str(tmp_path / "bad.npy")).run()
+    assert not at.exception and any("NaN or infinite" in e.value and "row 3" in e.value for e in at.error)
+
+
+def test_a_large_upload_is_streamed_into_the_disk_store_and_reused(tmp_path, monkeypatch):
+    """Above APP_MAX_IMAGES a zip is embedded in batches by the `vizcore embed` job into Parquet on disk (patched
+    to 8 here), shown as vectors with thumbnails, and a second session reuses the stored embeddings."""
+    from vizcore.ui import projector_state
+
+    monkeypatch.setenv("VIZCORE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(projector_state, "APP_MAX_IMAGES", 8)
+    files = {f"{cls}/{i}.png": _png(rgb) for cls, rgb in (("red", (220, 30, 30)), ("blue", (30, 30, 220)))
+             for i in range(10)}
+    blob = _zip(files)
+    for session in range(2):
+        at = _page()
+        at.selectbox(key="pj_data").set_value("upload").run()
+        at.file_uploader(key="pj_zip").set_value(("big.zip", blob, "application/zip")).run()
+        at.selectbox(key="pj_source").set_value("bundled:tiny_vit").run()
+        _ok(at)
+        assert any("20 vectors with images" in m.value for m in at.markdown)
+        shards = {p: p.stat().st_mtime_ns for p in (tmp_path / "cache" / "embeddings").rglob("part-*.parquet")}
+        assert len(shards) == 2  # one store per source: the default (pixels), then the tiny ViT
+        if session == 0:
+            first = shards
+        else:
+            assert shards == first  # reused, not recomputed

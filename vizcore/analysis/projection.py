@@ -60,7 +60,7 @@ CHOICES = {"metric": METRICS, "init": (None, "spectral", "pca", "random"), "mode
 PCA_INIT_ABOVE = 50_000       # UMAP init=None: "spectral" up to this many points, "pca" above
 TSNE_THREADS = 2              # openTSNE threads (this machine has 2 cores)
 TSNE_EXAGGERATION_ITER = 250  # early-exaggeration iterations, counted in max_iter
-TSNE_FFT_ABOVE = 10_000       # 2-D t-SNE: Barnes-Hut up to this many points, FFT interpolation above (its grid
+TSNE_FFT_ABOVE = 10_000       # 2-D t-SNE: Barnes-Hut below this many points, FFT interpolation from it (its grid
                               # costs ~50 ms per iteration whatever N: 14 s for 60 points vs < 1 s with BH)
 
 Progress = Callable[[float, str], object]  # progress(fraction in [0, 1], message)
@@ -188,7 +188,7 @@ def _tsne(X: np.ndarray, dims: int, seed: int, p: dict) -> tuple[np.ndarray, Non
         init = openTSNE.initialization.pca(X, n_components=dims, random_state=seed)
         tsne = openTSNE.TSNE(n_components=dims, n_iter=p["max_iter"] - TSNE_EXAGGERATION_ITER,
                              early_exaggeration_iter=TSNE_EXAGGERATION_ITER, n_jobs=TSNE_THREADS,
-                             negative_gradient_method="fft" if dims == 2 and n > TSNE_FFT_ABOVE else "bh",
+                             negative_gradient_method="fft" if dims == 2 and n >= TSNE_FFT_ABOVE else "bh",
                              random_state=seed)
         coords = np.asarray(tsne.fit(affinities=affinities, initialization=init))
     return coords, None, time.perf_counter() - start

@@ -94,6 +94,12 @@ def open_images(source: str | os.PathLike | list, *, max_images: int = MAX_STREA
                          "path per line, or a .parquet table with a path or image-bytes column.")
 
 
+def count_images(source: str | os.PathLike) -> int:
+    """How many images `source` lists (nothing decoded)."""
+    with open_images(source) as listing:
+        return len(listing.items)
+
+
 def _checked(listing: Listing, max_images: int) -> Listing:
     if not listing.items:
         why = f" ({len(listing.skipped):,} files skipped, e.g. {listing.skipped[0][0]}: {listing.skipped[0][1]})" \

@@ -2,7 +2,8 @@
 
 The map is a WebGL scatter (`go.Scattergl`, float32 coordinates) in 2-D or `go.Scatter3d` in 3-D. Every point
 carries its global row number in `customdata`, so a box / lasso selection in the app maps back to images no
-matter how the points are split into traces. Categories use colour-blind-safe palettes (Okabe & Ito up to 8,
+matter how the points are split into traces. On the 2-D map, dragging draws a selection box (`dragmode="select"`);
+panning and the lasso are toolbar buttons. Categories use colour-blind-safe palettes (Okabe & Ito up to 8,
 CARTO Safe up to 12; beyond 12 the marker symbol changes too); numbers use Viridis.
 """
 
@@ -107,6 +108,8 @@ def projection_scatter(coords, *, title: str, subtitle: str = "", axis_titles: S
     _axes(fig, dims, axis_titles)
     fig = _style(fig, title, height, subtitle)
     fig.update_layout(legend=dict(title_text=color_title, itemsizing="constant"), uirevision="map")
+    if dims == 2:  # dragging selects (a box; lasso and pan are in the toolbar), as the page's caption says
+        fig.update_layout(dragmode="select", selectdirection="any")
     return fig
 
 

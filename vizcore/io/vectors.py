@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import io
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,7 +78,7 @@ class Vectors:
 def load(path: str | os.PathLike, *, metadata: str | os.PathLike | None = None,
          vector_column: str | None = None) -> Vectors:
     """Read vectors from a file or folder, picking the reader by extension (see the module docstring)."""
-    p = Path(path)
+    p = Path(path).expanduser()
     if p.is_dir():
         return read_parquet(p, vector_column=vector_column)
     if not p.is_file():
@@ -109,6 +110,22 @@ def load_files(paths: list[Path]) -> Vectors:
                          f"{', '.join(p.name for p in paths)}. Pair metadata.tsv with vectors.tsv, or a .csv with a "
                          ".npy.")
     return load(main[0], metadata=meta[0] if meta else None)
+
+
+def load_uploads(files: tuple[tuple[str, bytes], ...]) -> Vectors:
+    """`load_files` for uploaded (name, bytes) pairs, written to a temporary folder first."""
+    with tempfile.TemporaryDirectory(prefix="vizcore-vectors-") as tmp:
+        paths = [Path(tmp) / Path(name).name for name, _ in files]
+        for path, (_, blob) in zip(paths, files):
+            path.write_bytes(blob)
+        return load_files(paths)
+
+
+def stamp(path: str | os.PathLike) -> tuple:
+    """What changes when the file or folder at `path` changes: names, sizes and modification times (shallow)."""
+    p = Path(path).expanduser()
+    entries = [p] + (sorted(p.iterdir()) if p.is_dir() else [])
+    return tuple((e.name, e.stat().st_size, e.stat().st_mtime_ns) for e in entries if e.exists())
 
 
 def check_matrix(X, what: str) -> np.ndarray:

@@ -20,10 +20,13 @@ import torch.nn.functional as F
 from PIL import Image
 
 import vizcore as vc
+import vizcore.analysis.neighbors as neighbors
 from vizcore.analysis import anatomy, attention, classify, embeddings, latent, mae, posembed, projection, scores
-from vizcore.data import imagesets, sample_images, splits
+from vizcore.data import embedding_store, image_stream, imagesets, sample_images, splits, vector_sets
 from vizcore.data.scenes import sample_scenes
 from vizcore.data.sprites import BROWSE_SEED, BROWSE_SIZE, FACTORS, make_sprites
+from vizcore.export import embed_job
+from vizcore.io import vectors as user_vectors
 
 UPLOAD_SIDE = 1024  # longest side kept of an upload: every view works at model resolution (at most 518 px)
 
@@ -300,6 +303,10 @@ def features(data_key: str, source, _dataset: vc.Dataset) -> np.ndarray:
     """(N, D) float32 features of every image of `_dataset` (named `data_key`), read-only: shared by sessions.
 
     `source` is a hashable `projector_state.Source` (spec, pretrained, layer, pooling, title)."""
+    store = embedding_store.store_dir(data_key, source.spec, source.pretrained, source.layer, source.pooling)
+    X = embedding_store.load_matrix(store)  # computed before, by this or another session or process
+    if X is not None and len(X) == len(_dataset):
+        return X
     spec = source.spec if source.spec.startswith("pca:") else model(source.spec, source.pretrained)
     n = len(_dataset)
     bar = st.progress(0.0, text=f"Embedding {n:,} images with {source.title}…")
@@ -308,8 +315,30 @@ def features(data_key: str, source, _dataset: vc.Dataset) -> np.ndarray:
                                progress=throttled(bar, f"Embedding with {source.title}"))
     finally:
         bar.empty()
+    embedding_store.save_matrix(store, X)
     X.flags.writeable = False
     return X
+
+
+@st.cache_data(max_entries=16, show_spinner="Counting the images in the zip…")
+def kept_upload(sha: str, name: str, _blob: bytes) -> tuple[str, int]:
+    """The upload kept on disk (path) and how many images it lists, keyed by its sha256."""
+    path = embedding_store.keep_upload(sha, name, _blob)
+    return str(path), image_stream.count_images(path)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def embedded_upload(data_key: str, source, zip_path: str) -> user_vectors.Vectors:
+    """A large zip upload embedded in batches by the `vizcore embed` job into the disk store (resumed if cut off)."""
+    store = embedding_store.store_dir(data_key, source.spec, source.pretrained, source.layer, source.pooling)
+    job = embed_job.EmbedJob(zip_path, source.spec, source.layer, source.pooling, source.pretrained)
+    bar = st.progress(0.0, text=f"Embedding the images with {source.title} (kept on disk for next time)…")
+    try:
+        handle = "pixels" if source.spec == "pixels" else model(source.spec, source.pretrained)
+        embed_job.run_local(job, store, progress=throttled(bar, f"Embedding with {source.title}"), handle=handle)
+    finally:
+        bar.empty()
+    return user_vectors.load(store)
 
 
 @st.cache_data(max_entries=48, show_spinner=False)
@@ -332,3 +361,27 @@ def trust_score(data_key: str, source, method, _X: np.ndarray, _Y: np.ndarray) -
     """Trustworthiness with k = 10 neighbours (fewer for tiny sets: k must stay below N / 2)."""
     return scores.trustworthiness(_X, _Y, k=max(1, min(10, (min(len(_X), scores.TRUST_MAX_POINTS) - 1) // 2)))
 
+
+# ---- the projector's own vectors ----------------------------------------------------------------------------------
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def uploaded_vectors(key: str, _files: tuple[tuple[str, bytes], ...]) -> user_vectors.Vectors:
+    """Uploaded vectors (one file, or a .npy / vectors.tsv and its metadata file), keyed by the sha256 of the files."""
+    return user_vectors.load_uploads(_files)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def path_vectors(path: str, stamp: tuple) -> user_vectors.Vectors:
+    """Vectors from a file or `vizcore embed` folder on this server, re-read when `stamp` (sizes, times) changes."""
+    return user_vectors.load(path)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def vector_dataset(key: str, _vectors: user_vectors.Vectors) -> vc.Dataset:
+    return vector_sets.as_dataset(_vectors, f"vectors:{key[:16]}")
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def neighbor_index(data_key: str, source, metric: str, _X: np.ndarray) -> neighbors.NeighborIndex:
+    """One exact neighbour index per (data, source, metric): a click is one float32 scan + an exact re-rank."""
+    return neighbors.NeighborIndex(_X, metric)

@@ -1,5 +1,9 @@
 """The Embedding projector page's state: pickers and cached computations, keyed on names (never on big arrays).
 
+Data: a bundled set, a zip of images, or vectors the user already has (`VECTORS`: an upload or a path on this
+server: .npy (+ metadata CSV), Parquet, a TF Projector TSV pair, CSV, or a `vizcore embed` folder with its
+map.parquet), read by `vizcore.io.vectors` and shown as a pixel-less `Dataset` (`vizcore.data.vector_sets`).
+
 Caching (see DESIGN "Known traps"): data sets are keyed by name, uploads by the sha256 of the zip; feature
 matrices by (data key, `Source`) in `st.cache_resource` as read-only arrays (no copy of up to 10,000 x 12,288
 floats per rerun); maps and scores by (data key, `Source`, `Method`) in `st.cache_data`. Progress bars are created
@@ -20,6 +24,7 @@ import streamlit as st
 import vizcore as vc
 from vizcore.analysis import embeddings, projection
 from vizcore.data import imagesets
+from vizcore.io import vectors as user_vectors
 from vizcore.models import ViTHandle
 from vizcore.ui import cache, widgets
 from vizcore.ui.errors import inline_errors
@@ -27,8 +32,11 @@ from vizcore.ui.errors import inline_errors
 log = logging.getLogger("vizcore.ui")
 
 UPLOAD = "upload"
+VECTORS = "vectors"
 APP_MAX_IMAGES = imagesets.MAX_IMAGES
-METHOD_NAMES = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
+METHOD_NAMES = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP", "stored": "stored map"}
+VECTOR_TYPES = ["npy", "parquet", "tsv", "csv"]
+LARGE_MAX_IMAGES = 100_000  # zip uploads above APP_MAX_IMAGES are streamed through the `vizcore embed` job
 PROBE_AUTO_MAX_DIM = 1024  # wider features (e.g. 12,288 raw pixels) take about a minute: the probe waits for a click
 GALLERY_MAX = 60
 THUMB = 64
@@ -52,11 +60,15 @@ HOW_TO_LOAD = ("**Open it in the TensorFlow Projector:** unzip, go to [projector
 
 @dataclass(frozen=True, eq=False)
 class DataChoice:
-    """The data set on screen. `key` (a name, or "upload:<sha256 prefix>") is what the caches see."""
+    """The data set on screen. `key` (a name, "upload:<sha256 prefix>", "vectors:...") is what the caches see.
+
+    `vectors` is set for user vectors (then `dataset.images` is empty: thumbnails come from `vectors`)."""
 
     key: str
     title: str
-    dataset: vc.Dataset
+    dataset: vc.Dataset | None
+    vectors: user_vectors.Vectors | None = None
+    stream: str | None = None  # a large zip (kept on disk) embedded in batches once the source is known: `resolve`
 
 
 @dataclass(frozen=True)
@@ -98,9 +110,11 @@ def data_picker() -> DataChoice:
     """A bundled data set, or a zip upload (read safely; its skip summary shown)."""
     side = st.sidebar
     names = vc.data.list_datasets()
-    labels = {n: n for n in names} | {UPLOAD: "Upload a zip of images…"}
+    labels = {n: n for n in names} | {UPLOAD: "Upload a zip of images…", VECTORS: "Open your own vectors…"}
     name = side.selectbox("Data set", list(labels), index=names.index("digits"), format_func=labels.get,
                           key="pj_data")
+    if name == VECTORS:
+        return vectors_picker()
     if name != UPLOAD:
         with st.spinner(f"Loading the {name} data set…"), inline_errors():
             return DataChoice(name, name, vc.data.load_dataset(name))
@@ -115,9 +129,49 @@ def data_picker() -> DataChoice:
     blob = up.getvalue()
     sha = cache.bytes_key(blob)
     with inline_errors():
+        path, n = cache.kept_upload(sha, up.name, blob)
+        if n > APP_MAX_IMAGES:  # streamed: embedded in batches into the disk store, never decoded all at once
+            if n > LARGE_MAX_IMAGES:
+                raise vc.VizcoreError(f"{up.name} holds {n:,} images; the app embeds up to {LARGE_MAX_IMAGES:,}. "
+                                      "Use `vizcore embed` and open the folder it writes.")
+            side.info(f"{n:,} images: embedded in batches and kept on disk, so the next visit is instant.")
+            return DataChoice(f"upload:{sha[:16]}", up.name, None, stream=path)
         image_set = cache.upload_set(sha, up.name, blob, APP_MAX_IMAGES)
     _skip_summary(image_set)
     return DataChoice(f"upload:{sha[:16]}", up.name, image_set.dataset)
+
+
+def vectors_picker() -> DataChoice:
+    """Vectors from an upload (one file, or .npy / vectors.tsv with its metadata file) or a path on this server."""
+    side = st.sidebar
+    ups = side.file_uploader("Vectors file(s)", type=VECTOR_TYPES + ["zip"], accept_multiple_files=True,
+                             key="pj_vec_files",
+                             help=".npy (N, D) + a metadata .csv; .parquet with a list column of vectors; "
+                                  "vectors.tsv + metadata.tsv (TensorFlow Projector); or a .csv of numbers.")
+    path = side.text_input("…or a path on this server", key="pj_vec_path",
+                           placeholder="/data/run/ (a `vizcore embed` folder) or /data/emb.npy",
+                           help=f"Up to {user_vectors.MAX_POINTS:,} points. Large sets load faster from a path "
+                                "than through the browser.")
+    side.caption(f"Limits: {user_vectors.MAX_POINTS:,} points, {user_vectors.MAX_DIM:,} dimensions, at least 2; "
+                 "finite numbers; one metadata row per vector.")
+    if not ups and not path.strip():
+        st.info("Upload vectors in the sidebar (or type a path on this server): .npy with an optional metadata "
+                "CSV, Parquet, the TensorFlow Projector's vectors.tsv + metadata.tsv, a CSV, or a folder written "
+                "by `vizcore embed` (with its map from `vizcore project`).")
+        st.stop()
+    with st.spinner("Reading the vectors…"), inline_errors():
+        if ups:
+            files = tuple((u.name, u.getvalue()) for u in ups)
+            key = cache.bytes_key(b"".join(name.encode() + b"\0" + blob for name, blob in files))
+            v = cache.uploaded_vectors(key, files)
+            title = " + ".join(name for name, _ in files)
+        else:
+            v = cache.path_vectors(path.strip(), user_vectors.stamp(path.strip()))
+            key, title = cache.bytes_key(path.strip().encode()), path.strip()
+        dataset = cache.vector_dataset(key, v)
+    side.success(f"{len(v):,} vectors of {v.X.shape[1]:,} dims" + (" with a stored map" if v.coords is not None
+                                                                   else ""), icon="✅")
+    return DataChoice(f"vectors:{key[:16]}", title, dataset, v)
 
 
 def _skip_summary(image_set: imagesets.ImageSet) -> None:
@@ -132,7 +186,10 @@ def _skip_summary(image_set: imagesets.ImageSet) -> None:
 def source_picker(where, key: str, default: str, data: DataChoice, *, stop: bool = True) -> Source | None:
     """An embedding source (pixels, PCA or any model, through the one model picker) with its layer and pooling
     (ViTs and MAE encoders), drawn in `where`. Returns None (after an inline message) when the model cannot be
-    loaded and `stop` is False."""
+    loaded and `stop` is False. User vectors are their own source."""
+    if data.vectors is not None:
+        where.caption(f"Embedding: the vectors in **{data.title}** ({data.vectors.X.shape[1]:,} dims).")
+        return Source(VECTORS, "your vectors")
     pixel_like = {i.spec: i.title for i in cache.embedding_sources() if i.kind in ("pixels", "pca")}
     choice = widgets.model_picker(*embeddings.TOKEN_KINDS, *embeddings.CODE_KINDS, label="Embedding source",
                                   key=key, default=default, where=where, extra=pixel_like, stop=stop)
@@ -176,10 +233,15 @@ def _domain_note(where, handle, data: DataChoice) -> None:
                       "map shows how it sees unfamiliar input.")
 
 
-def method_picker() -> Method:
+def method_picker(data: DataChoice | None = None) -> Method:
     side = st.sidebar
-    method = side.radio("Projection", list(METHOD_NAMES), format_func=METHOD_NAMES.get, horizontal=True,
-                        key="pj_method", help="PCA is linear and fast; t-SNE and UMAP keep local neighbourhoods.")
+    stored = data is not None and data.vectors is not None and data.vectors.coords is not None
+    methods = [m for m in METHOD_NAMES if m != "stored" or stored]
+    method = side.radio("Projection", methods, format_func=METHOD_NAMES.get, horizontal=True,
+                        key="pj_method", help="PCA is linear and fast; t-SNE and UMAP keep local neighbourhoods. "
+                                              "'stored map': the coordinates `vizcore project` wrote.")
+    if method == "stored":
+        return Method("stored", data.vectors.coords.shape[1])
     dims = side.radio("Dimensions", [2, 3], format_func=lambda d: f"{d}-D", horizontal=True, key="pj_dims",
                       help="Selections and density contours work on the 2-D map.")
     if method == "pca":
@@ -191,6 +253,10 @@ def method_picker() -> Method:
                                                 help="Larger: more global structure; smaller: finer local detail.")),
                       ("min_dist", st.slider("min_dist", 0.0, 0.99, d["min_dist"], 0.01, key="pj_min_dist",
                                              help="How tightly points may pack together on the map.")))
+            mode = st.radio("mode", projection.UMAP_MODES, horizontal=True, key="pj_umap_mode",
+                            format_func={"seeded": "seeded (reproducible)", "fast": "fast (not reproducible)"}.get,
+                            help="fast: all cores, no seed: about 2x faster, but every run gives another map.")
+            params += (("mode", mode),)
         else:
             params = (("perplexity", st.slider("perplexity", 5.0, 100.0, d["perplexity"], 1.0, key="pj_perp",
                                                help="About how many neighbours each point pays attention to.")),)
@@ -201,8 +267,19 @@ def method_picker() -> Method:
 
 # ---- cached computations ------------------------------------------------------------------------------------------
 
+def resolve(data: DataChoice, source: Source) -> DataChoice:
+    """A streamed upload becomes vectors once its source is chosen (embedded in batches, stored, then reused)."""
+    if data.stream is None:
+        return data
+    v = cache.embedded_upload(data.key, source, data.stream)
+    key = f"{data.key}:{source.spec}:{source.pretrained}:{source.layer}:{source.pooling}"
+    return DataChoice(key, data.title, cache.vector_dataset(key, v), v)
+
+
 def features(data: DataChoice, source: Source) -> np.ndarray:
     """(N, D) float32 features of every image (read-only)."""
+    if data.vectors is not None:
+        return data.vectors.X
     if source.spec == "pixels":  # a view of the cached images: no copy of up to 10,000 x 12,288 floats
         X = data.dataset.images.flatten(1).numpy()
         X.flags.writeable = False  # (the view only: the data set stays as it is)
@@ -211,6 +288,8 @@ def features(data: DataChoice, source: Source) -> np.ndarray:
 
 
 def project(data: DataChoice, source: Source, method: Method, X: np.ndarray) -> projection.Projection:
+    if method.method == "stored":
+        return projection.Projection(data.vectors.coords, "stored", {}, 0.0)
     slow = "" if method.method == "pca" else " (t-SNE and UMAP on all points take seconds to minutes)"
     with st.spinner(f"{method.name}: mapping all {len(X):,} points of {X.shape[1]:,} dimensions to "
                     f"{method.dims}-D{slow}…"):

@@ -10,6 +10,7 @@ import streamlit as st
 
 from vizcore import export, figures
 from vizcore.analysis import projection, scores
+from vizcore.data import vector_sets
 from vizcore.export import render
 from vizcore.figures.projector import MAP_HEIGHT
 from vizcore.ui import cache
@@ -35,12 +36,39 @@ from vizcore.ui.projector_state import (
     source_picker,
 )
 
+HOVER_MAX = 200_000   # above this many points the map carries no per-point hover text (it would be ~10 MB per 100k)
+EXPORT_MAX = 200_000  # TF Projector zip from the app up to this many points (the projector itself struggles above)
+
 
 def describe(data: DataChoice, source: Source, X: np.ndarray, proj: projection.Projection) -> str:
     _, C, H, W = data.dataset.images.shape
-    return (f"**{data.title}**: {len(X):,} images ({H}×{W} {'grey' if C == 1 else 'colour'}), "
-            f"{len(data.dataset.label_names)} labels · **{source.title}**: {X.shape[1]:,}-d vectors · "
-            f"{METHOD_NAMES[proj.method]} {proj.coords.shape[1]}-D of all points in {proj.seconds:.1f} s")
+    what = (f"{len(X):,} vectors" + (" with images" if data.vectors.image_column else "")) if data.vectors \
+        else f"{len(X):,} images ({H}×{W} {'grey' if C == 1 else 'colour'})"
+    timing = "from the stored map" if proj.method == "stored" else f"of all points in {proj.seconds:.1f} s"
+    fast = "" if proj.reproducible else " · **fast mode: not reproducible**"
+    return (f"**{data.title}**: {what}, {len(data.dataset.label_names):,} labels · **{source.title}**: "
+            f"{X.shape[1]:,}-d vectors · {METHOD_NAMES[proj.method]} {proj.coords.shape[1]}-D {timing}{fast}")
+
+
+def thumbs(data: DataChoice, rows) -> list[np.ndarray | None]:
+    """Gallery thumbnails of `rows` (None where a row has no readable image)."""
+    if data.vectors is not None:
+        t = [vector_sets.thumbnail(data.vectors, int(i), THUMB) for i in rows]
+        return [None if a is None else np.pad(a, ((3, 3), (3, 3), (0, 0)), constant_values=255) for a in t]
+    return [_thumb(data.dataset.images[i]) for i in rows]
+
+
+def _gallery(where, data: DataChoice, rows, captions: list[str]) -> None:
+    """Thumbnails with captions, or (no images) the rows' metadata as a table."""
+    images = thumbs(data, rows)
+    shown = [(im, c) for im, c in zip(images, captions) if im is not None]
+    if shown:
+        where.image([im for im, _ in shown], width=THUMB + 8, caption=[c for _, c in shown])
+    if len(shown) < len(rows):
+        d = data.dataset
+        table = {"row": list(rows), "id": [d.ids[i] for i in rows], "label": [d.label_names[d.labels[i]] for i in rows],
+                 "": captions} | {k: [v[i] for i in rows] for k, v in list(d.metadata.items())[:6]}
+        where.dataframe(table, hide_index=True)
 
 
 def map_controls(data: DataChoice, method: Method) -> MapOptions:
@@ -76,9 +104,9 @@ def search_matches(data: DataChoice, display: MapOptions) -> np.ndarray | None:
 def _colours(data: DataChoice, name: str) -> dict:
     """Keyword arguments of `projection_scatter` for colouring by label or by a metadata column."""
     d = data.dataset
-    if name == "label":
+    if name == "label" and len(d.label_names) <= MAX_CATEGORIES:
         return dict(categories=d.labels, category_names=d.label_names, color_title="label")
-    raw = np.asarray(d.metadata[name])
+    raw = np.asarray(d.label_names, dtype=object)[d.labels] if name == "label" else np.asarray(d.metadata[name])
     if raw.dtype.kind in "iuf":  # numbers: a colour scale, or one colour per value when there are few
         values, codes = np.unique(raw, return_inverse=True)
         if len(values) > 12:
@@ -93,8 +121,10 @@ def _colours(data: DataChoice, name: str) -> dict:
     return dict(categories=np.searchsorted(names, text), category_names=tuple(names), color_title=name)
 
 
-def _hover(data: DataChoice, color_by: str) -> np.ndarray:
+def _hover(data: DataChoice, color_by: str) -> np.ndarray | None:
     d = data.dataset
+    if len(d) > HOVER_MAX:
+        return None
     base = [f"{i} · label {d.label_names[k]}" for i, k in zip(d.ids, d.labels)]
     if color_by == "label":
         return np.asarray(base, dtype=object)
@@ -130,8 +160,8 @@ def draw_map(data: DataChoice, source: Source, proj: projection.Projection, disp
         return []
     event = st.plotly_chart(fig, width="stretch", key="pj_map", on_select="rerun",
                             selection_mode=("points", "box", "lasso"))
-    st.caption("Drag a box (or pick *Lasso Select* in the toolbar) to select images; click one point to see its "
-               "nearest neighbours. Double-click to clear.")
+    st.caption("Drag on the map to select points with a box (*Lasso Select* and *Pan* are in the toolbar); click "
+               "one point to see its nearest neighbours. Double-click to clear.")
     return selected_rows(event, len(proj.coords))
 
 
@@ -219,11 +249,12 @@ def selection(data: DataChoice, rows: list[int], matches) -> None:
     st.markdown(f"**{images}**" + (f" (showing the first {GALLERY_MAX})" if len(rows) > GALLERY_MAX else ""))
     counts = np.bincount(d.labels[rows], minlength=len(d.label_names))
     totals = np.bincount(d.labels, minlength=len(d.label_names))
+    if (counts > 0).sum() > 30:  # many labels: the 30 most frequent in the selection
+        counts = np.where(counts >= np.sort(counts)[-30], counts, 0)
     st.plotly_chart(figures.label_counts_figure(d.label_names, counts.tolist(), totals.tolist(),
                                                 title=f"Labels of the {images}"), width="stretch", key="pj_counts")
     shown = rows[:GALLERY_MAX]
-    st.image([_thumb(d.images[i]) for i in shown], width=THUMB + 8,
-             caption=[f"{d.label_names[d.labels[i]]} · {d.ids[i].rsplit('/', 1)[-1]}" for i in shown])
+    _gallery(st, data, shown, [f"{d.label_names[d.labels[i]]} · {d.ids[i].rsplit('/', 1)[-1]}" for i in shown])
 
 
 @st.fragment
@@ -240,20 +271,24 @@ def neighbours(data: DataChoice, source: Source, X: np.ndarray, rows: list[int])
     else:
         query = int(c3.number_input("Query point (row number)", 0, len(X) - 1, 0, key="pj_query",
                                     help="Or click a single point on the 2-D map."))
-    idx, dist = projection.nearest_neighbors(X, query, k=k, metric=metric)
+    idx, dist = cache.neighbor_index(data.key, source, metric, X).query(query, k)  # exact, one scan + re-rank
     same = int((d.labels[idx] == d.labels[query]).sum())
     q1, q2 = st.columns([1, 6])
-    q1.image(_thumb(d.images[query]), width=THUMB * 2,
-             caption=f"query: {d.label_names[d.labels[query]]} · {d.ids[query]}")
+    query_image = thumbs(data, [query])[0]
+    if query_image is not None:
+        q1.image(query_image, width=THUMB * 2, caption=f"query: {d.label_names[d.labels[query]]} · {d.ids[query]}")
     q2.markdown(f"**{len(idx)} nearest neighbours** of `{d.ids[query]}` in the {X.shape[1]:,}-d space of "
                 f"{source.title} ({metric} distance); **{same} of {len(idx)}** share its label.")
-    q2.image([_thumb(d.images[i]) for i in idx], width=THUMB + 8,
-             caption=[f"{d.label_names[d.labels[i]]} · d = {v:.3f}" for i, v in zip(idx, dist)])
+    _gallery(q2, data, idx.tolist(), [f"{d.label_names[d.labels[i]]} · d = {v:.3f}" for i, v in zip(idx, dist)])
 
 
 @st.fragment
 def compare(data: DataChoice, method: Method) -> None:
     """Two embedding sources side by side: each one's 2-D map (same method) and its quality scores."""
+    if data.vectors is not None:
+        st.info("Your vectors are the one embedding here. To compare models, embed the same images with each "
+                "(`vizcore embed SOURCE --model ... --out DIR`) and open each folder, or use a bundled data set.")
+        return
     st.caption(f"Both maps use {method.name} in 2-D with the settings in the sidebar and are coloured by label. The "
                "linear probe is skipped here for features wider than "
                f"{PROBE_AUTO_MAX_DIM:,} dimensions (run it from the main view).")
@@ -310,13 +345,21 @@ def exports(data: DataChoice, source: Source, X: np.ndarray, proj: projection.Pr
     meta = _metadata(data)
     slug = "".join(c if c.isalnum() else "_" for c in f"{data.title}_{source.spec}").strip("_")
     tensor = f"{data.title} · {source.title}"
-    images = data.dataset.images
+    images = data.dataset.images if data.dataset.images.shape[1] else None
+    sprite = ", sprite" if images is not None else ""
     st.download_button(
-        f"TensorFlow Projector files (zip: {len(X):,} vectors of {X.shape[1]:,} dims, sprite, bookmark of this "
-        f"{METHOD_NAMES[proj.method]} map)",
-        lambda: export.write_zip(X, meta, sprite_images=images, projection=proj, tensor_name=tensor),
+        f"TensorFlow Projector files (zip: {len(X):,} vectors of {X.shape[1]:,} dims{sprite}, bookmark of this "
+        f"{METHOD_NAMES[proj.method]} map" + (f", {len(rows):,} points selected)" if rows else ")"),
+        lambda: export.write_zip(X, meta, sprite_images=images, projection=proj, tensor_name=tensor, selected=rows),
         file_name=f"{slug}_projector.zip", mime="application/zip", on_click="ignore", key="pj_dl_zip",
-        icon=":material/download:", type="primary")
+        icon=":material/download:", type="primary", disabled=len(X) > EXPORT_MAX,
+        help=f"Up to {EXPORT_MAX:,} points here; for more, `vizcore export-projector` writes the files directly.")
+    st.download_button(
+        f"The selection as a TF Projector bookmark ({len(rows):,} points; load it after the files above)",
+        lambda: export.selection_bookmark(proj, X.shape, rows, metadata=meta), file_name=f"{slug}_selection.txt",
+        mime="text/plain", on_click="ignore", key="pj_dl_bookmark", icon=":material/bookmark:",
+        disabled=not rows or len(X) > EXPORT_MAX,
+        help="A bookmarks.txt whose one state shows this map with the selected points selected (selectedPoints).")
     table = export.coordinates_table(proj.coords, {k: v for k, v in meta.items() if k != "id"}, ids=meta["id"])
     name = f"{slug}_{proj.method}{proj.coords.shape[1]}d"
     c1, c2 = st.columns(2)

@@ -1,0 +1,76 @@
+"""User vectors (`vizcore.io.vectors.Vectors`) seen as a `Dataset`, so the projector page treats them like images.
+
+The `Dataset` has no pixels (images of shape (N, 0, 1, 1), zero bytes): its labels come from a label-like metadata
+column (`LABEL_COLUMNS`, else "unlabelled"), its ids from an "id" column (else the row number), and its metadata
+from the other columns, except image bytes. Thumbnails are decoded one row at a time, on demand (`thumbnail`),
+from the vectors' image column (encoded bytes or a file path), through the safe `vizcore.load_image`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from vizcore.data.dataset import Dataset
+from vizcore.errors import ImageError
+from vizcore.io.archives import SkipError, read_path
+from vizcore.io.images import MAX_BYTES, load_image
+from vizcore.io.vectors import LABEL_COLUMNS, Vectors
+
+UNLABELLED = "unlabelled"
+MAX_LABELS = 10_000  # a label column with more distinct values is kept as metadata, not as the label
+
+
+def label_column(v: Vectors) -> str | None:
+    """The metadata column used as the label: the first named like a label with at most `MAX_LABELS` values."""
+    cols = {str(c).lower(): c for c in v.metadata.columns}
+    for name in LABEL_COLUMNS:
+        c = cols.get(name)
+        if c is not None and c != v.image_column and v.metadata[c].nunique(dropna=False) <= MAX_LABELS:
+            return c
+    return None
+
+
+def as_dataset(v: Vectors, name: str) -> Dataset:
+    """A pixel-less `Dataset` of the vectors' N rows (labels, ids, metadata as above)."""
+    n = len(v)
+    meta = v.metadata
+    col = label_column(v)
+    if col is None:
+        labels, names = np.zeros(n, np.int64), (UNLABELLED,)
+    else:
+        text = meta[col].astype(str).where(meta[col].notna(), UNLABELLED).to_numpy()
+        uniq, labels = np.unique(text, return_inverse=True)
+        names = tuple(str(u) for u in uniq)
+    ids = tuple(meta["id"].astype(str)) if "id" in meta.columns else tuple(str(i) for i in range(n))
+    skip = {col, "id", v.image_column if v.image_kind == "bytes" else None}
+    metadata = {str(c): tuple(_plain(meta[c])) for c in meta.columns if c not in skip}
+    return Dataset(name, torch.empty((n, 0, 1, 1)), labels.astype(np.int64), names, ids, metadata)
+
+
+def _plain(column: pd.Series) -> np.ndarray:
+    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        return column.to_numpy()
+    return column.astype(object).where(column.notna(), None).to_numpy()
+
+
+def thumbnail(v: Vectors, i: int, side: int = 64) -> np.ndarray | None:
+    """Row i's image as uint8 (h, w, 3) fitted into `side` px, or None (no image column, unreadable file)."""
+    if v.image_column is None:
+        return None
+    value = v.metadata[v.image_column].iloc[i]
+    try:
+        if v.image_kind == "bytes":
+            if value is None or len(value) > MAX_BYTES:
+                return None
+            image = load_image(bytes(value))
+        else:
+            path = Path(str(value))
+            image = load_image(read_path(path if path.is_absolute() else Path(v.root) / path, MAX_BYTES))
+    except (ImageError, SkipError, OSError):
+        return None
+    image.thumbnail((side, side))
+    return np.asarray(image.convert("RGB"))
