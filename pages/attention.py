@@ -28,7 +28,8 @@ with inline_errors():
 
 views.summary(handle, maps, image_name)
 views.scale_picker()
+view = views.View(handle, maps, display, choice, key, image, fit, image_name)
 tabs = st.tabs(views.TABS)
 for tab, draw in zip(tabs, views.DRAW):
     with tab:
-        draw(handle, maps, display, choice, key, image, fit)
+        draw(view)

@@ -307,3 +307,59 @@ def test_statistics_are_drawn_with_their_reference(image):
     assert "uniform attention would need 39 of 64" in fig.layout.title.text  # ceil(0.6 * 64)
     share = figures.prefix_share_heatmap(np.full((2, 2, 1), 0.1), ("cls",), title="t", uniform=1 / 65)
     assert "1/65" in share.layout.title.text
+
+
+# --- downloads are the picture on screen (issue 13 §3) ---------------------------------------------------------
+
+def _png_info(data: bytes) -> tuple[Image.Image, dict]:
+    im = Image.open(io.BytesIO(data))
+    im.load()
+    return im, dict(im.text)
+
+
+def test_heads_download_is_the_grid_of_heads_with_colour_bar_title_and_model(image):
+    from vizcore.export import picture
+
+    heads = np.stack([np.full(GRID, 0.01), np.eye(8) * 0.3, np.fliplr(np.eye(8)) * 0.3, np.full(GRID, 0.02)])
+    lo, hi = figures.color_range(heads, "map")
+    lines = ["Tiny ViT (random weights) · scene 1", "colours stretched from the smallest to the largest value"]
+    names = [f"head {h}" for h in range(4)]
+    pic = picture.attention_picture(image, heads, title="CLS attention per head, layer 2", lines=lines, names=names,
+                                    lo=lo, hi=hi, uniform=1 / 65)
+    side = picture.GRID_PANEL_PX
+    big = np.repeat(np.repeat(render.as_uint8(image), side // 64, 0), side // 64, 1)
+    top = picture.header(pic.shape[1], "CLS attention per head, layer 2", lines).shape[0] + 12 + 28
+    for h in range(4):  # every head's own overlay, on the shared colour range: not the mean of the heads
+        x = 12 + h * (side + 12)
+        expected = render.overlay(big, heads[h], lo=lo, hi=hi)
+        np.testing.assert_array_equal(pic[top:top + side, x:x + side], expected)
+    bar_x = 12 + 4 * (side + 12) + 16  # the colour bar: the scale's colours from top (high) to bottom (low)
+    column = pic[:, bar_x + 4]
+    lut = render._lut("Inferno")
+    assert any((column == lut[-1]).all(1)) and any((column == lut[0]).all(1))
+    im, text = _png_info(picture.png(pic, title="CLS attention per head, layer 2", lines=lines,
+                                     model="Tiny ViT (random weights)"))
+    assert text["Title"] == "CLS attention per head, layer 2" and "random weights" in text["Model"]
+    assert im.width >= 4 * side  # each head at least as large as the app draws it (about 200 px)
+
+
+def test_query_download_marks_the_query_patch(image, grid):
+    from vizcore.export import picture
+
+    pic = picture.attention_picture(image, grid, title="Where patch (2, 6) looks", lines=["m"], lo=0.0, hi=1.0,
+                                    highlight=(2, 6))
+    plain = picture.attention_picture(image, grid, title="Where patch (2, 6) looks", lines=["m"], lo=0.0, hi=1.0)
+    differs = np.nonzero((pic != plain).any(-1))
+    side = picture.PANEL_PX
+    top = picture.header(pic.shape[1], "Where patch (2, 6) looks", ["m"]).shape[0] + 12
+    rows, cols = (differs[0] - top) * 8 // side, (differs[1] - 12) * 8 // side
+    assert set(rows) <= {1, 2, 3} and set(cols) <= {5, 6, 7}  # only the outline of patch (2, 6) and its edge
+    assert pic.shape[0] - top >= side  # at least 768 px: more than the app draws (about 400)
+
+
+def test_colour_bar_ticks_are_the_figure_s_ticks():
+    ticks = render.colorbar_ticks(0.0, 0.02, 1 / 65)
+    assert ("uniform 1/65" in [t for _, t in ticks]) and (0.0, "0") in ticks
+    fig_ticks = figures.attention_overlay(np.zeros((3, 8, 8)), np.linspace(0, 0.02, 64).reshape(8, 8), title="t",
+                                          uniform=1 / 65).data[1].colorbar
+    assert list(fig_ticks.ticktext) == [t for _, t in ticks]

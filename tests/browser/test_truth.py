@@ -374,3 +374,66 @@ def test_sparse_unit_title_follows_the_unit_shown_when_the_model_changes(server,
     _select(page, "Sparse AE", other[0])
     agrees()
     assert page.locator('[data-testid="stException"]').count() == 0
+
+
+# ---- downloads are what is on screen ----------------------------------------------------------------------------
+
+def _download(page, button: str) -> bytes:
+    with page.expect_download(timeout=120_000) as info:
+        page.get_by_role("button", name=button).first.click()
+    with open(info.value.path(), "rb") as f:
+        return f.read()
+
+
+def _png(data: bytes):
+    im = Image.open(io.BytesIO(data))
+    im.load()
+    return im, dict(im.text)
+
+
+def _plot_width(page, title: str) -> float:
+    return page.locator(".js-plotly-plot").filter(has_text=title).first.bounding_box()["width"]
+
+
+def test_attention_downloads_are_the_figures_on_screen(server, page):
+    page.goto(server.url("attention"))
+    wait_idle(page)
+    page.get_by_text("Random weights (untrained)").click()
+    wait_idle(page)
+    _move(page, "Layer", -1)  # per head: layer 3 -> 2
+    assert _has_title(page, "CLS attention per head, layer 2")
+    im, text = _png(_download(page, "Download this figure (PNG)"))
+    assert text["Title"] == "CLS attention per head, layer 2"
+    assert "random weights" in text["Model"] and "Tiny ViT" in text["Model"]
+    assert "uniform attention 1/65" in text["Description"]
+    assert im.width >= _plot_width(page, "CLS attention per head, layer 2")  # at least as large as on screen
+
+    _tab(page, "Query patch")
+    row, col = _slider_value(page, "Patch row"), _slider_value(page, "Patch column")
+    title = f"Where patch ({row}, {col}) looks at layer 3"
+    assert _has_title(page, title)
+    panel = page.get_by_role("tabpanel").filter(has_text="Where patch")
+    with page.expect_download(timeout=120_000) as info:
+        panel.get_by_role("button", name="Download this figure (PNG)").click()
+    im, text = _png(open(info.value.path(), "rb").read())
+    assert text["Title"] == title and "random weights" in text["Model"]
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_mae_and_vae_downloads_name_their_model_and_settings(server, page):
+    page.goto(server.url("mae"))
+    wait_idle(page)
+    _move(page, "Mask ratio", -5)  # 0.75 -> 0.50
+    assert _has_title(page, "mask ratio 0.50 · 32 patches kept")
+    im, text = _png(_download(page, "Download the panels (PNG)"))
+    assert text["Title"] == "MAE reconstruction of scene 1: circle" and text["Model"] == "Tiny MAE (shapes in clutter)"
+    assert "mask ratio 0.50 · 32 patches kept · random · seed 0" in text["Description"]
+    assert im.width >= _plot_width(page, "MAE reconstruction of")
+
+    page.goto(server.url("vae"))
+    wait_idle(page)
+    page.locator(".js-plotly-plot").filter(has_text="frames from A to B").first.wait_for(timeout=120_000)
+    gif = Image.open(io.BytesIO(_download(page, "Download the walk as an animated GIF")))
+    assert gif.n_frames == 2 * 9 - 2  # the strip's 9 frames, forwards and back
+    frame = page.locator('[data-testid="stImage"]').filter(has_text="decoded frame").locator("img")
+    assert gif.width >= frame.bounding_box()["width"] and gif.height >= frame.bounding_box()["height"]

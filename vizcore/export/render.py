@@ -145,28 +145,54 @@ def check_colorscale(name: str) -> list[list]:
     return [list(stop) for stop in colorscale_stops(name)]
 
 
-def colorize(values, colorscale: str = "Inferno") -> np.ndarray:
-    """Map values (H, W) through a colour scale after min-max scaling: uint8 (H, W, 3).
+def colorize(values, colorscale: str = "Inferno", *, lo: float | None = None, hi: float | None = None) -> np.ndarray:
+    """Map values (H, W) through a colour scale: uint8 (H, W, 3).
 
-    The minimum gets the scale's first colour, the maximum its last.
+    By default min-max scaled (the minimum gets the scale's first colour, the maximum its last); with `lo` and `hi`
+    the colour range is fixed, as a figure's zmin / zmax fix it (values outside are clipped to the ends).
     """
-    idx = np.rint(normalize(values) * 255.0).astype(np.intp)  # (H, W) in 0..255
+    if lo is None or hi is None:
+        scaled = normalize(values)
+    else:
+        v = np.nan_to_num(as_array(values).astype(np.float64), nan=lo)
+        scaled = np.clip((v - lo) / (hi - lo if hi > lo else 1.0), 0.0, 1.0)
+    idx = np.rint(scaled * 255.0).astype(np.intp)  # (H, W) in 0..255
     return _lut(colorscale)[idx]  # (H, W, 3)
 
 
-def overlay(image, grid, *, opacity: float = 0.6, colorscale: str = "Inferno",
-            interpolation: str = "bilinear") -> np.ndarray:
+def colorbar_ticks(lo: float, hi: float, uniform: float | None = None, n: int = 5) -> list[tuple[float, str]]:
+    """(value, label) ticks of a colour bar over [lo, hi]: about `n` round values (steps of 1, 2, 2.5 or 5 times a
+    power of ten) and, when it lies in range, the uniform-attention level `uniform` (1/N) labelled "uniform 1/N".
+
+    Figures and downloaded PNGs both label their colour bars with these.
+    """
+    ticks: list[tuple[float, str]] = []
+    if math.isfinite(lo) and math.isfinite(hi) and hi > lo:
+        raw = (hi - lo) / max(1, n - 1)
+        mag = 10.0 ** math.floor(math.log10(raw))
+        step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw * (1 - 1e-9))
+        start = math.ceil(lo / step - 1e-9) * step
+        ticks = [(start + i * step, f"{start + i * step:.3g}") for i in range(int((hi - start) / step + 1e-9) + 1)]
+    if uniform is not None and uniform > 0 and lo - 1e-12 <= uniform <= hi + 1e-12:
+        ticks = [t for t in ticks if abs(t[0] - uniform) > 0.08 * (hi - lo)]
+        ticks.append((uniform, f"uniform 1/{round(1 / uniform):,}"))
+    return ticks
+
+
+def overlay(image, grid, *, opacity: float = 0.6, colorscale: str = "Inferno", interpolation: str = "bilinear",
+            lo: float | None = None, hi: float | None = None) -> np.ndarray:
     """Alpha-blend a colourised attention grid (gh, gw) over an image: uint8 (H, W, 3).
 
     Args:
         image: see `as_uint8`.
         grid: (gh, gw) attention over the patches; stretched over the whole image.
         opacity: 0 returns the image, 1 the colourised map.
+        lo, hi: the colour range (default: the grid's min and max), as the figure on screen has it.
     """
     if not 0.0 <= opacity <= 1.0:
         raise InputError(f"opacity must be in [0, 1], got {opacity}.")
     rgb = as_uint8(image)  # (H, W, 3)
-    heat = colorize(upsample(grid, rgb.shape[:2], interpolation), colorscale)  # (H, W, 3)
+    heat = colorize(upsample(grid, rgb.shape[:2], interpolation), colorscale, lo=lo, hi=hi)  # (H, W, 3)
     out = (1.0 - opacity) * rgb.astype(np.float32) + opacity * heat.astype(np.float32)
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 

@@ -60,37 +60,21 @@ def _colorbar(title: str) -> dict:
     return dict(title=dict(text=title), thickness=14, outlinewidth=0, tickformat=".3~g")  # 0.00074, not 740µ
 
 
-def _nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
-    """About `n` round tick values inside [lo, hi] (steps of 1, 2, 2.5 or 5 times a power of ten)."""
-    if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
-        return [lo]
-    raw = (hi - lo) / max(1, n - 1)
-    mag = 10.0 ** math.floor(math.log10(raw))
-    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw * (1 - 1e-9))
-    start = math.ceil(lo / step - 1e-9) * step
-    return [start + i * step for i in range(int((hi - start) / step + 1e-9) + 1)]
-
-
 def _uniform_colorbar(title: str, lo: float, hi: float, uniform: float | None) -> dict:
     """A colour bar over [lo, hi] with the uniform-attention level 1/N marked as a labelled tick.
 
     `uniform` is what every patch would get if attention were spread evenly (1/N); outside the range the title says
-    where it lies, so a stretched near-uniform map cannot pass for structure.
+    where it lies, so a stretched near-uniform map cannot pass for structure. Ticks: `render.colorbar_ticks`, as
+    the downloaded PNGs have them.
     """
     bar = _colorbar(title)
     if uniform is None or uniform <= 0:
         return bar
-    n = round(1 / uniform)
-    near = 0.08 * (hi - lo)
-    vals = [v for v in _nice_ticks(lo, hi) if abs(v - uniform) > near]
-    text = [f"{v:.3g}" for v in vals]
-    if lo - 1e-12 <= uniform <= hi + 1e-12:
-        vals.append(uniform)
-        text.append(f"uniform 1/{n:,}")
-    else:
+    ticks = render.colorbar_ticks(lo, hi, uniform)
+    if not lo - 1e-12 <= uniform <= hi + 1e-12:
         where = "below" if uniform < lo else "above"
-        bar["title"]["text"] = f"{title}<br>uniform 1/{n:,} = {uniform:.3g}<br>lies {where} this range"
-    bar.update(tickvals=vals, ticktext=text)
+        bar["title"]["text"] = f"{title}<br>uniform 1/{round(1 / uniform):,} = {uniform:.3g}<br>lies {where} this range"
+    bar.update(tickvals=[v for v, _ in ticks], ticktext=[t for _, t in ticks])
     return bar
 
 

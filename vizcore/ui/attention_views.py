@@ -1,15 +1,18 @@
-"""The Attention page's views: each reads its own controls, computes from cached maps and draws one figure."""
+"""The Attention page's views: each reads its own controls, computes from cached maps and draws one figure, and
+offers that figure as a PNG (the same maps, colour range and colour bar, with title and model)."""
 
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
 
 from vizcore import figures
 from vizcore.analysis import attention
-from vizcore.export import render
+from vizcore.export import picture, render
+from vizcore.figures.attention import color_range
 from vizcore.ui import cache
 from vizcore.ui.state import keep, remembered
 
@@ -21,6 +24,22 @@ EXPLAIN_PREFIX = {
     "reg": "**Registers** (Darcet et al. 2024) — extra learned tokens with no output; they absorb global "
            "information that would otherwise create high-norm artefact patches in the attention maps.",
 }
+
+
+
+
+@dataclass(frozen=True, eq=False)
+class View:
+    """What every tab draws from: the model, its maps for the picked image and how to draw them."""
+
+    handle: object
+    maps: attention.AttentionMaps
+    display: object  # widgets.Display: opacity, colour scale, upsampling
+    choice: object  # widgets.ModelChoice: spec, pretrained, title (says "random weights" when so)
+    key: str  # content key of the image
+    image: object  # the picked PIL image
+    fit: str
+    name: str  # the image's name, for captions and downloads
 
 
 def summary(handle, maps: attention.AttentionMaps, image_name: str) -> None:
@@ -64,21 +83,24 @@ def _scale() -> str:
 
 
 @st.fragment
-def per_head(handle, maps, display, choice, key, image, fit) -> None:
+def per_head(v: View) -> None:
+    maps, display = v.maps, v.display
     layer = st.slider("Layer", 0, maps.num_layers - 1, key=_layer_key(maps, "head_layer"))
     grids = attention.cls_maps(maps, layer)[0]  # (H, gh, gw)
     level = attention.uniform_level(maps.layout)
+    title = f"{_query_name(maps)} attention per head, layer {layer}"
     st.plotly_chart(figures.head_maps(
-        _img(maps), grids, title=f"{_query_name(maps)} attention per head, layer {layer}", layer=layer,
-        colorscale=display.colorscale, opacity=display.opacity, interpolation=display.interpolation,
-        scale="absolute" if _scale() == "absolute" else "figure", uniform=level,
-    ), width="stretch")
-    _flat_note([f"head {h}" for h in range(len(grids))], grids, level)
-    _downloads(maps, grids.mean(0), display, f"cls_layer{layer}_mean")
+        _img(maps), grids, title=title, layer=layer, colorscale=display.colorscale, opacity=display.opacity,
+        interpolation=display.interpolation, scale="absolute" if _scale() == "absolute" else "figure",
+        uniform=level), width="stretch")
+    names = [f"head {h}" for h in range(len(grids))]
+    _flat_note(names, grids, level)
+    _downloads(v, grids, title, level, f"cls_layer{layer}_heads", names=names)
 
 
 @st.fragment
-def overview(handle, maps, display, choice, key, image, fit) -> None:
+def overview(v: View) -> None:
+    maps, display = v.maps, v.display
     grids = np.stack([attention.cls_maps(maps, layer)[0].numpy() for layer in range(maps.num_layers)])
     level = attention.uniform_level(maps.layout)
     st.plotly_chart(figures.layers_heads_overview(
@@ -89,7 +111,8 @@ def overview(handle, maps, display, choice, key, image, fit) -> None:
 
 
 @st.fragment
-def rollout(handle, maps, display, choice, key, image, fit) -> None:
+def rollout(v: View) -> None:
+    maps = v.maps
     c1, c2 = st.columns(2)
     fusion = c1.selectbox("Head fusion", attention.HEAD_FUSIONS,
                           key=keep("ro_fusion", "mean", options=attention.HEAD_FUSIONS))
@@ -97,16 +120,17 @@ def rollout(handle, maps, display, choice, key, image, fit) -> None:
                         key=keep("ro_discard", 0.0, lo=0.0, hi=0.95))
     grid = attention.rollout(maps, head_fusion=fusion, discard_ratio=discard)[0]
     level = attention.uniform_level(maps.layout, "patches")
-    st.plotly_chart(_overlay(maps, grid, display, f"Attention rollout ({fusion} over heads, discard {discard:.2f})",
-                             level), width="stretch")
+    title = f"Attention rollout ({fusion} over heads, discard {discard:.2f})"
+    st.plotly_chart(_overlay(v, grid, title, level), width="stretch")
     _flat_note(["the rollout"], grid[None], level)
     st.caption("Rollout multiplies each layer's attention (plus the identity for the residual path, rows "
                "re-normalised) through the network: how much each patch can reach the CLS token.")
-    _downloads(maps, grid, display, "rollout")
+    _downloads(v, grid[None], title, level, f"rollout_{fusion}_discard{discard:.2f}")
 
 
 @st.fragment
-def grad_rollout(handle, maps, display, choice, key, image, fit) -> None:
+def grad_rollout(v: View) -> None:
+    handle, maps = v.handle, v.maps
     if not handle.has_head:
         st.info("Gradient rollout needs a classifier head; this model has none.")
         return
@@ -114,19 +138,20 @@ def grad_rollout(handle, maps, display, choice, key, image, fit) -> None:
     classes = [c for c, _, _ in top]
     idx = st.selectbox("Explain class", classes, key=keep("gr_class", classes[0], options=classes),
                        format_func=lambda c: next(f"{n} ({p:.1%})" for i, n, p in top if i == c))
-    gmaps = cache.attention_maps(choice.spec, choice.pretrained, key, image, fit, target=int(idx))
+    gmaps = cache.attention_maps(v.choice.spec, v.choice.pretrained, v.key, v.image, v.fit, target=int(idx))
     grid = attention.grad_rollout(gmaps)[0]
     level = attention.uniform_level(maps.layout, "patches")
-    st.plotly_chart(_overlay(maps, grid, display, f"Gradient-weighted rollout for '{_name(handle, idx)}'", level),
-                    width="stretch")
+    title = f"Gradient-weighted rollout for '{_name(handle, idx)}'"
+    st.plotly_chart(_overlay(v, grid, title, level), width="stretch")
     _flat_note(["the gradient rollout"], grid[None], level)
     st.caption("Chefer et al. 2021 (gradient-only): each layer's attention weighted by the gradient of the class "
                "score, negatives clipped, averaged over heads, accumulated as R ← R + ĀR.")
-    _downloads(maps, grid, display, f"grad_rollout_class{idx}")
+    _downloads(v, grid[None], title, level, f"grad_rollout_class{idx}")
 
 
 @st.fragment
-def query_patch(handle, maps, display, choice, key, image, fit) -> None:
+def query_patch(v: View) -> None:
+    maps, display = v.maps, v.display
     lay = maps.layout
     _apply_clicked_patch(lay)
     c1, c2, c3, c4 = st.columns(4)
@@ -139,15 +164,16 @@ def query_patch(handle, maps, display, choice, key, image, fit) -> None:
     token = lay.num_prefix_tokens + row * lay.grid[1] + col
     grid = attention.query_map(maps, layer, token, fusion)[0]
     level = attention.uniform_level(lay)
+    title = f"Where patch ({row}, {col}) looks at layer {layer}"
     fig = figures.attention_overlay(
-        _img(maps), grid, title=f"Where patch ({row}, {col}) looks at layer {layer}", opacity=display.opacity,
-        colorscale=display.colorscale, interpolation=display.interpolation, patch_size=lay.patch_size,
-        highlight=(row, col), pickable=True, scale=_scale(), uniform=level)
+        _img(maps), grid, title=title, opacity=display.opacity, colorscale=display.colorscale,
+        interpolation=display.interpolation, patch_size=lay.patch_size, highlight=(row, col), pickable=True,
+        scale=_scale(), uniform=level)
     event = st.plotly_chart(fig, width="stretch", on_select="rerun", selection_mode="points", key="q_chart")
     st.caption("Click a patch on the image (or use the sliders) to see where it looks.")
     _flat_note([f"patch ({row}, {col})'s map"], grid[None], level)
     _remember_click(event)
-    _downloads(maps, grid, display, f"query_r{row}_c{col}_layer{layer}")
+    _downloads(v, grid[None], title, level, f"query_r{row}_c{col}_layer{layer}", highlight=(row, col))
 
 
 def _remember_click(event) -> None:
@@ -174,7 +200,8 @@ def _apply_clicked_patch(lay) -> None:
 
 
 @st.fragment
-def masks(handle, maps, display, choice, key, image, fit) -> None:
+def masks(v: View) -> None:
+    maps = v.maps
     c1, c2 = st.columns(2)
     layer = c1.slider("Layer", 0, maps.num_layers - 1, key=_layer_key(maps, "m_layer"))
     mass = c2.slider("Keep this share of attention mass", 0.1, 1.0, step=0.05, key=keep("m_mass", 0.6, lo=0.1, hi=1.0))
@@ -186,7 +213,8 @@ def masks(handle, maps, display, choice, key, image, fit) -> None:
 
 
 @st.fragment
-def prefix_tokens(handle, maps, display, choice, key, image, fit) -> None:
+def prefix_tokens(v: View) -> None:
+    maps = v.maps
     lay = maps.layout
     kinds = {name.rstrip("0123456789") for name in lay.prefix_names}
     st.markdown("\n".join(f"- {EXPLAIN_PREFIX[k]}" for k in ("cls", "dist", "reg") if k in kinds)
@@ -202,9 +230,10 @@ def prefix_tokens(handle, maps, display, choice, key, image, fit) -> None:
                         key=keep("p_token", lay.prefix_names[0], options=lay.prefix_names))
     layer = st.slider("Layer", 0, maps.num_layers - 1, key=_layer_key(maps, "p_layer"))
     grid = attention.query_map(maps, layer, lay.prefix_names.index(name), "mean")[0]
-    st.plotly_chart(_overlay(maps, grid, display, f"Attention of the {name} token over the patches, layer {layer}",
-                             level), width="stretch")
+    title = f"Attention of the {name} token over the patches, layer {layer}"
+    st.plotly_chart(_overlay(v, grid, title, level), width="stretch")
     _flat_note([f"the {name} token's map"], grid[None], level)
+    _downloads(v, grid[None], title, level, f"{name}_layer{layer}")
 
 
 TABS = ["Per head", "All layers", "Rollout", "Gradient rollout", "Query patch", "Mass masks", "Prefix tokens"]
@@ -220,10 +249,11 @@ def _img(maps) -> np.ndarray:
     return maps.image[0].numpy()
 
 
-def _overlay(maps, grid, display, title: str, uniform: float):
-    return figures.attention_overlay(_img(maps), grid, title=title, opacity=display.opacity,
-                                     colorscale=display.colorscale, interpolation=display.interpolation,
-                                     patch_size=maps.layout.patch_size, scale=_scale(), uniform=uniform)
+def _overlay(v: View, grid, title: str, uniform: float):
+    d = v.display
+    return figures.attention_overlay(_img(v.maps), grid, title=title, opacity=d.opacity, colorscale=d.colorscale,
+                                     interpolation=d.interpolation, patch_size=v.maps.layout.patch_size,
+                                     scale=_scale(), uniform=uniform)
 
 
 def _flat_note(names: list[str], grids, level: float) -> None:
@@ -249,20 +279,31 @@ def _name(handle, idx: int) -> str:
     return handle.class_names[idx] if handle.class_names else f"class {idx}"
 
 
-def _downloads(maps, grid, display, stem: str) -> None:
-    """Overlay PNG and raw attention .npy, generated only when clicked (the .npy of ViT-B is ~22 MB)."""
+def _downloads(v: View, grids, title: str, uniform: float, stem: str, names: list[str] | None = None,
+               highlight: tuple[int, int] | None = None) -> None:
+    """The figure on screen as a PNG (same maps, colour range, colour bar, title, model) and the raw attention as
+    .npy, each generated only when clicked (the .npy of ViT-B is ~22 MB)."""
+    d, lay = v.display, v.maps.layout
+    scale = _scale()
+    lo, hi = color_range(grids, "absolute" if scale == "absolute" else "map")
+    how = (("colours stretched from the smallest to the largest value", "colours from 0 to the largest value")
+           [scale == "absolute"] + ("" if len(grids) == 1 else ", one colour scale for all heads"))
+    lines = [f"{v.choice.title} · {v.name} · {lay.input_size[0]}×{lay.input_size[1]} px as the model saw it",
+             f"{how}: {lo:.3g} to {hi:.3g} · uniform attention 1/{round(1 / uniform):,} = {uniform:.3g}"]
 
     def png() -> bytes:
-        return render.to_png(render.overlay(_img(maps), grid, opacity=display.opacity,
-                                            colorscale=display.colorscale, interpolation=display.interpolation))
+        pic = picture.attention_picture(_img(v.maps), grids, title=title, lines=lines, names=names,
+                                        colorscale=d.colorscale, opacity=d.opacity, interpolation=d.interpolation,
+                                        lo=lo, hi=hi, uniform=uniform, highlight=highlight)
+        return picture.png(pic, title=title, lines=lines, model=v.choice.title)
 
     def npy() -> bytes:
         buf = io.BytesIO()
-        np.save(buf, maps.attn[0].numpy().astype(np.float32))  # (L, H, N, N)
+        np.save(buf, v.maps.attn[0].numpy().astype(np.float32))  # (L, H, N, N)
         return buf.getvalue()
 
     c1, c2 = st.columns(2)
-    c1.download_button("Download overlay PNG", png, f"{stem}.png", "image/png", key=f"dl_png_{stem}",
-                       on_click="ignore")
+    c1.download_button("Download this figure (PNG)", png, f"{stem}.png", "image/png", key=f"dl_png_{stem}",
+                       on_click="ignore", icon=":material/download:")
     c2.download_button("Download raw attention (.npy: layers × heads × tokens × tokens)", npy, "attention.npy",
                        "application/octet-stream", key=f"dl_npy_{stem}", on_click="ignore")

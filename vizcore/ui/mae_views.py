@@ -12,7 +12,7 @@ from vizcore import figures
 from vizcore.analysis import attention, mae
 from vizcore.analysis.mae import PANEL_TITLES
 from vizcore.errors import ModelError
-from vizcore.export import render
+from vizcore.export import picture, render
 from vizcore.models.mae.handle import ENCODER_ONLY, MaeViT
 from vizcore.ui import cache
 from vizcore.ui.state import keep
@@ -110,17 +110,19 @@ def _unnormalize_choice(handle) -> str:
                          "own mean and variance to display them leaks information the model never saw.")
 
 
-def panels(out: cache.Reconstruction, title: str, m: Masking) -> None:
-    """The four panels of image 0 as a figure, a PNG download, and the per-patch error heatmap."""
+def panels(out: cache.Reconstruction, title: str, m: Masking, model: str) -> None:
+    """The four panels of image 0 as a figure, the same as a PNG (title, settings and `model` above the panels),
+    and the per-patch error heatmap."""
     imgs = [p[0] for p in out.panels]
     mse = out.hidden_mse[0]
     sub = f"mask ratio {m.ratio:.2f} · {out.kept} patches kept · {m.strategy} · seed {m.seed}"
     if out.mask[0].sum() > 0:
         sub += f" · MSE on hidden patches {mse:.4f}"
     st.plotly_chart(figures.mae_panels(*imgs, title=title, subtitle=sub), width="stretch")
-    png = render.to_png(render.labelled_strip(imgs, list(PANEL_TITLES)), scale=1)
-    st.download_button("Download the panels (PNG)", png, file_name="mae_panels.png", mime="image/png",
-                       icon=":material/download:")
+    lines = [model, sub]
+    strip = picture.titled(render.labelled_strip(imgs, list(PANEL_TITLES), side=320), title, lines)
+    st.download_button("Download the panels (PNG)", picture.png(strip, title=title, lines=lines, model=model),
+                       file_name="mae_panels.png", mime="image/png", icon=":material/download:")
     st.plotly_chart(figures.patch_error_figure(out.error[0], out.mask[0]), width="stretch")
 
 

@@ -10,7 +10,7 @@ import torch
 
 from vizcore import figures
 from vizcore.analysis import latent
-from vizcore.export import render
+from vizcore.export import picture, render
 from vizcore.ui import cache
 from vizcore.ui.errors import inline_errors
 from vizcore.ui.state import forget, keep
@@ -100,7 +100,14 @@ def interpolation(handle, spec: str, pretrained: bool, a: Endpoint, b: Endpoint)
         path.images[pick], title=f"{n} frames from A to B ({method})", row_labels=[method],
         col_labels=[f"t={path.t[i]:.2f}" for i in pick], x_title="position along the path t", y_title="method",
         subtitle="t = 0 decodes A's code, t = 1 decodes B's code"), width="stretch", key="vae_strip")
-    gif = latent.animation_gif(path.images[pick], scale=max(1, 128 // path.images.shape[-1]))
+    model = handle.info.title + ("" if pretrained else " (random weights)")
+
+    def gif() -> bytes:  # the strip's frames, each as large as the decoded frame above (FRAME_PX), titled
+        return picture.titled_gif(path.images[pick], title=f"{n} frames from A to B ({method})",
+                                  lines=[model, f"{a.caption} → {b.caption}"],
+                                  labels=[f"t = {path.t[i]:.2f} · |z| = {path.norms[i]:.2f}" for i in pick],
+                                  side=FRAME_PX)
+
     st.download_button("Download the walk as an animated GIF", gif, f"latent_walk_{method}.gif", "image/gif",
                        key="vae_gif", on_click="ignore")
 
