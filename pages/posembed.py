@@ -6,7 +6,7 @@ from vizcore.ui.shell import ensure_navigation
 
 ensure_navigation()
 
-from vizcore.analysis.posembed import NoAbsolutePositionEmbeddingError  # noqa: E402
+from vizcore.analysis.posembed import NoAbsolutePositionEmbeddingError, is_fixed_sincos  # noqa: E402
 from vizcore.ui import cache, state, widgets  # noqa: E402
 from vizcore.ui import posembed_views as views  # noqa: E402
 from vizcore.ui.errors import inline_errors  # noqa: E402
@@ -29,10 +29,13 @@ with inline_errors():
         st.info(str(e), icon="ℹ️")
         st.stop()
 
+fixed = is_fixed_sincos(handle)
 if not choice.pretrained:
-    st.warning("Random weights: the learned table is still its random initialisation, so similarities are noise.")
+    st.warning("Random weights: the rest of the model is untrained, but this table is the fixed 2-D sin-cos, the "
+               "same as the trained model's." if fixed else
+               "Random weights: the learned table is still its random initialisation, so similarities are noise.")
 st.info(v.scheme)
 views.native_grid(v)
 views.native_vs_resampled(v, (int(rh), int(rw)))
-views.learned_vs_sincos(v)
-views.components(v)
+views.learned_vs_sincos(v, fixed)
+views.components(v, fixed, choice.pretrained)

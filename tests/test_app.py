@@ -224,3 +224,12 @@ def test_anatomy_caption_measures_attention_distance_against_uniform():
     text = " ".join(c.value for c in at.caption)
     assert "Uniform attention over this grid gives 33.1 px" in text
     assert "mix local and global" not in text
+
+
+def test_position_embeddings_page_calls_the_tiny_mae_s_sincos_table_fixed():
+    at = _page("pages/posembed.py")
+    at.selectbox(key="model").set_value("bundled:tiny_mae").run()
+    _no_errors(at)
+    words = " ".join([i.value for i in at.info] + [c.value for c in at.caption] + [s.value for s in at.subheader])
+    assert "fixed 2-D sin-cos" in words
+    assert "learned a 2-D coordinate system" not in words and "a learned absolute" not in words

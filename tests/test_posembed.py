@@ -224,3 +224,40 @@ def test_other_position_figures_are_labelled():
     assert figs[2].layout.xaxis.title.text and figs[2].layout.yaxis.title.text
     assert {t.name for t in figs[2].data} == {"learned", "fixed 2-D sin-cos"}
     assert "PC1" in figs[1].layout.annotations[0].text
+
+
+# ---- words that match the model (issue 13 §5) -------------------------------------------------------------
+
+def test_a_fixed_sincos_table_is_recognised_and_called_fixed_not_learned():
+    import vizcore as vc
+    from vizcore.models.sincos import sincos_2d
+
+    mae = vc.load_model("bundled:tiny_mae")  # its encoder's table is stored as a parameter, but equals sincos_2d
+    assert P.is_fixed_sincos(mae)
+    scheme = P.position_scheme(mae)
+    assert "fixed 2-D sin-cos" in scheme and "learned" not in scheme
+    assert not P.is_fixed_sincos(vc.load_model("bundled:tiny_vit"))
+
+    m = _vit()
+    gh, gw = m.patch_embed.grid_size
+    with torch.no_grad():
+        m.pos_embed[0, 1:] = torch.from_numpy(sincos_2d(m.pos_embed.shape[-1], (gh, gw))).float()
+    assert P.is_fixed_sincos(m) and "learned" not in P.position_scheme(m)
+    with torch.no_grad():
+        m.pos_embed[0, 5, 3] += 0.01  # one trained step away from the sin-cos: learned
+    assert not P.is_fixed_sincos(m) and "learned" in P.position_scheme(m)
+
+
+def test_component_captions_follow_the_table():
+    from vizcore.models.sincos import sincos_2d
+    from vizcore.ui.posembed_views import describe_components
+
+    sincos = sincos_2d(64, (8, 8)).reshape(8, 8, 64)
+    fit = P.gradient_fit(P.principal_components(sincos)[0])
+    assert (fit[:2] > 0.85).all()
+    noise = np.random.default_rng(0).normal(size=(8, 8, 64))
+    assert (P.gradient_fit(P.principal_components(noise)[0])[:2] < 0.3).all()
+    assert "not something the model learned" in describe_components(fit, fixed=True, pretrained=True)
+    assert "has learned a 2-D coordinate system" in describe_components(fit, fixed=False, pretrained=True)
+    text = describe_components(np.array([0.05, 0.1]), fixed=False, pretrained=False)
+    assert "random initialisation" in text and "learned a 2-D" not in text

@@ -51,7 +51,10 @@ def position_scheme(model) -> str:
     pe = getattr(module, "pos_embed", None)
     parts = []
     if isinstance(pe, torch.Tensor):
-        kind = "learned" if pe.requires_grad else "fixed (not trained)"
+        if is_fixed_sincos(module):
+            kind = "fixed 2-D sin-cos (MAE's, equal to `sincos_2d` for this grid; never trained)"
+        else:
+            kind = "learned" if pe.requires_grad else "fixed (not trained)"
         parts.append(f"a {kind} absolute position embedding ({pe.shape[-2]} rows of width {pe.shape[-1]}) "
                      "added to the tokens once, before the first block")
     if _has_rope(module):
@@ -153,6 +156,48 @@ def sincos_like(model) -> np.ndarray:
     gh, gw = (int(g) for g in module.patch_embed.grid_size)
     dim = int(getattr(module, "embed_dim", 0) or patch_position_embeddings(module)[0].shape[-1])
     return sincos_2d(dim, (gh, gw)).reshape(gh, gw, dim)
+
+
+def is_fixed_sincos(model, tol: float = 1e-4) -> bool:
+    """Whether the model's patch position embeddings are MAE's fixed 2-D sin-cos table (`sincos_2d`), not learned.
+
+    MAE encoders (and ViTs initialised from them with a frozen table) store the table as a parameter, so
+    `requires_grad` cannot tell; the values can: every entry within `tol` of `sincos_2d` for this grid and width
+    (float16 storage is within 1e-3 of it, so pass a larger `tol` for half-precision files).
+    """
+    module = _module(model)
+    if not isinstance(getattr(module, "pos_embed", None), torch.Tensor):
+        return False
+    try:
+        pe, _ = patch_position_embeddings(module)  # (gh, gw, D)
+    except VizcoreError:
+        return False
+    gh, gw, dim = pe.shape
+    if dim % 4:
+        return False
+    table = sincos_2d(dim, (gh, gw)).reshape(gh, gw, dim)
+    return bool(np.abs(pe.numpy() - table).max() <= tol)
+
+
+def gradient_fit(pcs) -> np.ndarray:
+    """How much each principal component (k, gh, gw) is a smooth gradient across the grid: (k,) R² of the least-
+    squares plane a·row + b·column + c through it (1 = a perfect ramp in some direction, ~0 = no 2-D order).
+
+    A table that encodes a 2-D coordinate system has its leading components close to 1 (ViT Fig. 7's "row and
+    column" structure); a random table has them near 0.
+    """
+    comps = np.asarray(pcs, dtype=np.float64)
+    if comps.ndim != 3 or 0 in comps.shape:
+        raise InputError(f"Expected components shaped (k, gh, gw); got {comps.shape}.")
+    rows, cols = np.indices(comps.shape[1:])
+    design = np.stack([rows.ravel(), cols.ravel(), np.ones(rows.size)], axis=1).astype(np.float64)  # (P, 3)
+    out = np.zeros(len(comps))
+    for i, c in enumerate(comps.reshape(len(comps), -1)):
+        total = ((c - c.mean()) ** 2).sum()
+        if total > 0:
+            fit = design @ np.linalg.lstsq(design, c, rcond=None)[0]
+            out[i] = 1.0 - ((c - fit) ** 2).sum() / total
+    return out
 
 
 def offset_similarity(pe) -> np.ndarray:
