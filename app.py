@@ -12,6 +12,7 @@ page = st.navigation(
         st.Page("pages/attention.py", title="Attention", icon=":material/visibility:"),
         st.Page("pages/posembed.py", title="Position embeddings", icon=":material/grid_on:"),
         st.Page("pages/anatomy.py", title="ViT anatomy", icon=":material/account_tree:"),
+        st.Page("pages/inside.py", title="Inside a block", icon=":material/memory:"),
         st.Page("pages/vae.py", title="VAE latent space", icon=":material/blur_on:"),
         st.Page("pages/autoencoders.py", title="Autoencoders", icon=":material/compress:"),
         st.Page("pages/mae.py", title="MAE reconstruction", icon=":material/auto_fix_high:"),

@@ -6,10 +6,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from vizcore.cli import attention, download, embed, mae, models, project, projector, train
+from vizcore.cli import attention, download, embed, inside, mae, models, project, projector, train
 from vizcore.errors import VizcoreError
 
-COMMANDS = (models, download, train, attention, mae, projector, embed, project)
+COMMANDS = (models, download, train, attention, inside, mae, projector, embed, project)
 
 
 def parser() -> argparse.ArgumentParser:
