@@ -233,3 +233,24 @@ def test_position_embeddings_page_calls_the_tiny_mae_s_sincos_table_fixed():
     words = " ".join([i.value for i in at.info] + [c.value for c in at.caption] + [s.value for s in at.subheader])
     assert "fixed 2-D sin-cos" in words
     assert "learned a 2-D coordinate system" not in words and "a learned absolute" not in words
+
+
+def test_mae_page_says_the_decoder_s_output_over_visible_patches_is_untrained():
+    at = _page("pages/mae.py")
+    _no_errors(at)
+    assert any("output over the visible patches was never trained" in c.value for c in at.caption)
+    at.slider(key="mae_ratio").set_value(0.0).run()  # nothing hidden: the whole panel is untrained output
+    _no_errors(at)
+    assert any("Nothing is hidden" in w.value for w in at.warning)
+
+
+def test_mae_page_shows_the_focus_region_and_says_when_the_rollout_is_flat():
+    at = _page("pages/mae.py")
+    at.radio(key="mae_strategy").set_value("focused").run()
+    _no_errors(at)
+    assert any("Focus region: the rectangle you set" in c.proto.spec for c in at.get("plotly_chart"))
+    at.radio(key="mae_focus_src").set_value("attention rollout").run()
+    _no_errors(at)
+    assert any("Focus region: this MAE encoder" in c.proto.spec for c in at.get("plotly_chart"))
+    flat = [w.value for w in at.warning if "rollout is nearly flat" in w.value]
+    assert flat and "uniform: 1.6%" in flat[0]  # the tiny MAE's rollout on scene 1 holds 0.9-2.0% per patch

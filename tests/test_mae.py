@@ -370,3 +370,23 @@ def test_train_mae_recipe_writes_a_card_and_weights_that_load_as_a_bundled_mae(t
     handle = vc.load_model(f"file:{tmp_path / 'tiny_mae.safetensors'}")  # the card beside it names the kind
     assert handle.kind == "mae" and handle.can_reconstruct and handle.cfg.embed_dim == 32
     assert mae.reconstruct(handle, torch.rand(1, 3, 64, 64), seed=1).kept == 16
+
+
+def test_panel_titles_say_the_decoder_output_over_visible_patches_is_untrained():
+    from vizcore.analysis.mae import PANEL_TITLES
+    from vizcore.figures import mae_panels
+
+    assert "untrained" in PANEL_TITLES[2]
+    img = torch.rand(3, 16, 16)
+    fig = mae_panels(img, img, img, img)
+    assert "untrained" in fig.layout.annotations[2].text
+
+
+def test_focus_region_figure_marks_the_hidden_patches():
+    from vizcore.figures import focus_region_figure
+
+    region = torch.zeros(4, 4)
+    region[1:3, 1:3] = 1.0
+    mask = (region > 0).float()
+    fig = focus_region_figure(region, mask, title="Focus region: the rectangle you set")
+    assert len(fig.data[1].x) == 4 and fig.data[0].zmax == 1

@@ -22,7 +22,14 @@ from vizcore.models.mae.model import MaeConfig, MaskedAutoencoder, patchify, ran
 
 STRATEGIES = ("random", "block", "grid")
 
-PANEL_TITLES = ("original", "masked (what the encoder sees)", "reconstruction", "reconstruction + visible")
+PANEL_TITLES = ("original", "masked (what the encoder sees)", "reconstruction (visible: untrained)",
+                "reconstruction + visible")
+"""The paper's four panels. The decoder predicts every patch but its loss covers only the hidden ones, so its
+output over the visible patches (in the third panel) was never trained; the fourth pastes the true ones back."""
+
+FLAT_ROLLOUT = 1.0
+"""A rollout none of whose patches holds twice the uniform share (`attention.deviation_from_uniform` below 1) is
+flat: the focus region it gives is close to arbitrary, and focused masking close to random masking."""
 
 
 @dataclass(frozen=True)
@@ -171,6 +178,6 @@ def _panels(images, pred, mask, ids_restore, target, cfg: MaeConfig) -> MaeResul
     return MaeResult(pred, mask, ids_restore, images, masked, recon, pasted, error)
 
 
-__all__ = ["STRATEGIES", "MaeConfig", "MaeResult", "MaskedAutoencoder", "attention_region", "focus_noise",
-           "kept_count", "patchify", "random_masking", "reconstruct", "rectangle_region", "strategy_noise",
-           "unpatchify"]
+__all__ = ["FLAT_ROLLOUT", "PANEL_TITLES", "STRATEGIES", "MaeConfig", "MaeResult", "MaskedAutoencoder",
+           "attention_region", "focus_noise", "kept_count", "patchify", "random_masking", "reconstruct",
+           "rectangle_region", "strategy_noise", "unpatchify"]

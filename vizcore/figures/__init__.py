@@ -34,7 +34,13 @@ from vizcore.figures.latent import (
     sparsity_figure,
     tradeoff_figure,
 )
-from vizcore.figures.mae import error_vs_ratio_figure, mae_panels, patch_error_figure, strategies_figure
+from vizcore.figures.mae import (
+    error_vs_ratio_figure,
+    focus_region_figure,
+    mae_panels,
+    patch_error_figure,
+    strategies_figure,
+)
 from vizcore.figures.posembed import (
     offset_similarity_figure,
     principal_components_figure,
@@ -51,7 +57,7 @@ __all__ = [
     "sincos_vs_learned_figure",
     "accuracy_figure", "atom_figure", "bottleneck_figure", "image_grid", "kl_figure", "latent_scatter",
     "loss_curve_figure", "norm_path_figure", "posterior_figure", "sparsity_figure", "tradeoff_figure",
-    "error_vs_ratio_figure", "mae_panels", "patch_error_figure", "strategies_figure",
+    "error_vs_ratio_figure", "focus_region_figure", "mae_panels", "patch_error_figure", "strategies_figure",
 ]
 
 from vizcore.figures.projector import (  # noqa: E402  the Embedding projector's figures

@@ -59,6 +59,31 @@ def patch_error_figure(error, mask, *, title: str = "Reconstruction error per hi
     return fig.update_layout(margin=dict(b=70))
 
 
+def focus_region_figure(region, mask, *, title: str, subtitle: str = "", hide: bool = True) -> go.Figure:
+    """The focus region's weight on each patch (g, g) in [0, 1], with the patches the mask hid marked.
+
+    Args:
+        region: (g, g) weight added (hide) or subtracted (keep) to each patch's shuffle noise, times the strength.
+        mask: (g, g) 1 = hidden from the encoder.
+    """
+    weight = _array(region, 2, "a (g, g) region").astype(np.float32)
+    hidden = _array(mask, 2, "a (g, g) mask").astype(bool)
+    g0, g1 = weight.shape
+    fig = go.Figure(go.Heatmap(z=weight, zmin=0, zmax=1, colorscale="Blues", colorbar=_colorbar("focus<br>weight"),
+                               name="focus weight",
+                               hovertemplate="patch (%{y}, %{x})<br>focus weight %{z:.2f}<extra></extra>"))
+    ys, xs = np.nonzero(hidden)
+    fig.add_trace(go.Scatter(x=xs, y=ys, mode="markers", name="hidden from the encoder",
+                             marker=dict(symbol="x-thin", size=9, color="#D55E00", line=dict(width=2)),
+                             hovertemplate="patch (%{y}, %{x}) hidden<extra></extra>"))
+    fig.update_xaxes(title="patch column", range=[-0.5, g1 - 0.5], constrain="domain", showgrid=False, zeroline=False)
+    fig.update_yaxes(title="patch row", range=[g0 - 0.5, -0.5], scaleanchor="x", showgrid=False, zeroline=False)
+    fig.update_layout(showlegend=True, legend=dict(orientation="h", x=0, y=-0.18, yanchor="top"))
+    how = "hidden first" if hide else "kept first"
+    _style(fig, title, 440, subtitle or f"1 = the region's core ({how}); crosses: the patches this mask hid")
+    return fig.update_layout(margin=dict(b=70))
+
+
 def strategies_figure(rows: dict[str, tuple], *, title: str = "Masking strategies side by side") -> go.Figure:
     """One row per strategy: (masked, reconstruction + visible) images; `rows` maps name -> (masked, pasted, kept)."""
     n = len(rows)

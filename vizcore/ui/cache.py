@@ -191,6 +191,16 @@ def reconstruction(spec: str, pretrained: bool, key: str, _images: list, masking
                           r.patch_error, r.kept, tuple(hidden))
 
 
+@st.cache_data(max_entries=32, show_spinner=False)
+def focus_region(spec: str, pretrained: bool, key: str, _images: list, masking) -> tuple[np.ndarray, np.ndarray | None]:
+    """The focus region (g, g) in [0, 1] `masking` used for image 0 and, for a rollout region, the rollout (gh, gw)."""
+    handle = model(spec, pretrained)
+    x = torch.cat([handle.prepare([im]) for im in _images])  # (B, C, H, W), as `reconstruction` prepares them
+    region, rollout = masking.focus(handle, x)
+    region = region[0] if region.ndim == 3 else region
+    return region.numpy().astype(np.float32), None if rollout is None else rollout[0].numpy().astype(np.float64)
+
+
 # ---- autoencoders and VAE latent spaces ---------------------------------------------------------------------------
 
 @st.cache_resource(max_entries=4, show_spinner="Preparing the data set…")

@@ -23,6 +23,9 @@ STRATEGY_HELP = {
     "grid": "keep one patch per 2x2 cell (the paper's grid ablation)",
     "focused": "bias the hiding toward a region of interest (FocusMAE-style)",
 }
+UNTRAINED = ("The decoder predicts every patch, but the MAE's loss covers only the hidden ones (He et al. 2022): its "
+             "output over the visible patches was never trained, so in the 'reconstruction' panel those patches are "
+             "untrained guesses. The last panel pastes the true visible patches back, as the paper's figures do.")
 SWEEP_RATIOS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.9, 0.95)
 FOCUS_WHY = ("Why focus? FocusMAE (Basu et al., CVPR 2024) hides the region that matters more often, so the "
              "encoder must learn to infer it from its surroundings; keeping it instead shows how much the context "
@@ -48,11 +51,16 @@ class Masking:
         base = mae.strategy_noise("random" if self.strategy == "focused" else self.strategy, B, g, seed=self.seed)
         if self.strategy != "focused":
             return base
-        if self.focus_source == "rectangle":
-            region = mae.rectangle_region(g, *self.rectangle)
-        else:
-            region = mae.attention_region(attention.rollout(attention.capture(handle, x)), g)
+        region, _ = self.focus(handle, x)
         return mae.focus_noise(base, region, strength=self.strength, hide=self.hide)
+
+    def focus(self, handle, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The focus region (g, g) or (B, g, g) in [0, 1] and, for "rollout", the rollout (B, gh, gw) it came from."""
+        g = handle.cfg.grid
+        if self.focus_source == "rectangle":
+            return mae.rectangle_region(g, *self.rectangle), None
+        rollout = attention.rollout(attention.capture(handle, x))  # (B, gh, gw), sums to 1
+        return mae.attention_region(rollout, g), rollout
 
 
 def masking_controls(handle) -> Masking:
@@ -119,11 +127,35 @@ def panels(out: cache.Reconstruction, title: str, m: Masking, model: str) -> Non
     if out.mask[0].sum() > 0:
         sub += f" · MSE on hidden patches {mse:.4f}"
     st.plotly_chart(figures.mae_panels(*imgs, title=title, subtitle=sub), width="stretch")
+    st.caption(UNTRAINED)
+    if out.mask[0].sum() == 0:
+        st.warning("Nothing is hidden at this mask ratio, so the whole reconstruction panel is the decoder's output "
+                   "over visible patches, which the MAE's loss never trained: it is not a reconstruction.",
+                   icon=":material/warning:")
     lines = [model, sub]
     strip = picture.titled(render.labelled_strip(imgs, list(PANEL_TITLES), side=320), title, lines)
     st.download_button("Download the panels (PNG)", picture.png(strip, title=title, lines=lines, model=model),
                        file_name="mae_panels.png", mime="image/png", icon=":material/download:")
     st.plotly_chart(figures.patch_error_figure(out.error[0], out.mask[0]), width="stretch")
+
+
+def focus(spec: str, pretrained: bool, key: str, images: list, m: Masking, out: cache.Reconstruction) -> None:
+    """The focus region this choice used (with the hidden patches), and whether an attention rollout was flat."""
+    if m.strategy != "focused":
+        return
+    region, rollout = cache.focus_region(spec, pretrained, key, images, m)
+    source = "the rectangle you set" if rollout is None else "this MAE encoder's attention rollout, scaled to 0–1"
+    st.plotly_chart(figures.focus_region_figure(
+        region, out.mask[0], hide=m.hide, title=f"Focus region: {source}",
+        subtitle=f"strength {m.strength:g} · region {'hidden' if m.hide else 'kept'} first"), width="stretch")
+    if rollout is not None:
+        level = 1.0 / rollout.size
+        dev = attention.deviation_from_uniform(rollout, level)
+        if dev < mae.FLAT_ROLLOUT:
+            st.warning(f"The rollout is nearly flat: every patch holds between {rollout.min():.1%} and "
+                       f"{rollout.max():.1%} of it (uniform: {level:.1%}), none twice its uniform share. Scaled to "
+                       "0–1 it still looks like a region, but the region is close to arbitrary, so this focused "
+                       "masking is close to random masking.", icon=":material/warning:")
 
 
 def strategies(spec: str, pretrained: bool, key: str, images: list, m: Masking) -> None:
