@@ -7,7 +7,7 @@ from vizcore.ui.shell import ensure_navigation
 ensure_navigation()
 
 from vizcore.ui import anatomy_views as views  # noqa: E402
-from vizcore.ui import cache, state, widgets  # noqa: E402
+from vizcore.ui import cache, notes, state, widgets  # noqa: E402
 from vizcore.ui.errors import inline_errors  # noqa: E402
 
 st.title("ViT anatomy")
@@ -24,6 +24,8 @@ block = st.sidebar.slider("Block for the shape walk-through", 0, handle.num_laye
 if not choice.pretrained:
     st.warning("Random weights: shapes and counts are real; attention distances and similarities are those of "
                "an untrained network.")
+for i, im in enumerate(images):
+    notes.upscaled(f"Image {i + 1} of {len(images)}", im.size, handle.preprocess.size)
 
 with inline_errors():
     views.parameters(handle)

@@ -26,7 +26,7 @@ display = widgets.display_options()
 with inline_errors():
     maps = cache.attention_maps(choice.spec, choice.pretrained, key, image, fit)
 
-views.summary(handle, maps, image_name)
+views.summary(handle, maps, image_name, image.size)
 views.scale_picker()
 view = views.View(handle, maps, display, choice, key, image, fit, image_name)
 tabs = st.tabs(views.TABS)

@@ -6,7 +6,7 @@ from vizcore.ui.shell import ensure_navigation
 
 ensure_navigation()
 
-from vizcore.ui import cache, state, widgets  # noqa: E402
+from vizcore.ui import cache, notes, state, widgets  # noqa: E402
 from vizcore.ui import mae_views as views  # noqa: E402
 from vizcore.ui.errors import inline_errors  # noqa: E402
 
@@ -23,6 +23,7 @@ with inline_errors():
 if not choice.pretrained:
     st.warning("Random weights: this MAE is untrained, so its reconstructions are noise, not learned guesses.")
 st.markdown(views.describe(handle))
+notes.upscaled(picked.name, picked.image.size, handle.preprocess.size)
 masking = views.masking_controls(handle)
 with inline_errors():
     out = cache.reconstruction(choice.spec, choice.pretrained, picked.key, [picked.image], masking)

@@ -246,3 +246,13 @@ def test_image_grid_rejects_label_count_mismatch():
 
     with pytest.raises(InputError):
         f.image_grid(np.zeros((2, 3, 1, 4, 4)), title="t", row_labels=["only one"])
+
+
+def test_prior_norm_limit_is_the_chi_quantile_and_flags_codes_far_outside_the_prior():
+    from vizcore.analysis.latent import PRIOR_QUANTILE, prior_norm_limit
+
+    assert prior_norm_limit(10) == pytest.approx(4.8176, abs=1e-3)  # sqrt(chi2.ppf(0.99, 10)); typical sqrt(10) = 3.16
+    z = torch.randn(200_000, 10, generator=torch.Generator().manual_seed(0))
+    inside = float((z.norm(dim=1) <= prior_norm_limit(10)).float().mean())
+    assert inside == pytest.approx(PRIOR_QUANTILE, abs=2e-3)
+    assert 5.7 > prior_norm_limit(10)  # the photo endpoints (|z| about 5.7) are flagged

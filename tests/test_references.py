@@ -44,3 +44,11 @@ def test_distance_caption_follows_the_data():
     local[0, :2] = [6.0, 9.0]  # two local heads in layer 0
     text = anatomy.describe_attention_distance(local, 33.09)
     assert "2 of 16 heads attend locally" in text and "layer 0" in text
+
+
+def test_upscale_factor_flags_tiny_uploads():
+    from vizcore.ui.notes import UPSCALE_WARN, upscale_factor
+
+    assert upscale_factor((1, 1), (64, 64)) == 64  # a 1x1 upload, seen as 64x64
+    assert upscale_factor((640, 480), (64, 64)) < 1 < UPSCALE_WARN
+    assert upscale_factor((16, 64), (64, 64)) == 4 >= UPSCALE_WARN  # (width, height) against (H, W)

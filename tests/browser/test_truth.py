@@ -437,3 +437,35 @@ def test_mae_and_vae_downloads_name_their_model_and_settings(server, page):
     assert gif.n_frames == 2 * 9 - 2  # the strip's 9 frames, forwards and back
     frame = page.locator('[data-testid="stImage"]').filter(has_text="decoded frame").locator("img")
     assert gif.width >= frame.bounding_box()["width"] and gif.height >= frame.bounding_box()["height"]
+
+
+# ---- words that match the input ---------------------------------------------------------------------------------
+
+def _tiny_png() -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (1, 1), (200, 40, 40)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_a_1x1_upload_is_called_an_enlargement(server, page):
+    page.goto(server.url("attention"))
+    wait_idle(page)
+    _upload(page, _image("dot.png", _tiny_png(), "image/png"))
+    page.get_by_text("dot.png is only 1×1 px: the model sees it enlarged 64× to 64×64 px").wait_for(timeout=60_000)
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_vae_warns_when_an_endpoint_is_far_outside_the_prior(server, page):
+    from skimage import data as skdata
+
+    page.goto(server.url("vae"))
+    wait_idle(page)
+    page.get_by_text("Upload", exact=True).first.click()
+    wait_idle(page)
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').nth(0).set_input_files(
+        _image("astronaut.jpg", _jpeg(skdata.astronaut())))
+    wait_idle(page)
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').nth(1).set_input_files(_image("b.jpg", _photo(2)))
+    wait_idle(page)
+    page.get_by_text("Endpoint A's code is far outside the prior").wait_for(timeout=120_000)
+    assert page.locator('[data-testid="stException"]').count() == 0

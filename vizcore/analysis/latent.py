@@ -18,10 +18,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from scipy.stats import chi2
 
 from vizcore.errors import InputError
 
 METHODS = ("slerp", "lerp")
+PRIOR_QUANTILE = 0.99  # codes with a larger norm than this share of prior samples are "far outside the prior"
 ACTIVE_VARIANCE = 0.01  # Burda et al. 2016: Var_x(E_q[z_u]) above this = an active unit
 _PARALLEL_EPS = 1e-6    # |sin(angle)| below this: directions are (anti)parallel
 
@@ -99,6 +101,18 @@ def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     KL of the whole code.
     """
     return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
+
+
+def prior_norm_limit(dim: int, q: float = PRIOR_QUANTILE) -> float:
+    """The norm below which a share `q` of prior samples z ~ N(0, I_D) lie: sqrt of the chi-square quantile.
+
+    The prior's typical norm is about sqrt(D) (3.16 for D = 10); 99% of its samples have |z| <= 4.82 there. An
+    encoded image beyond the limit sits where the decoder was hardly ever trained (photos on the sprite VAE:
+    |z| about 5-6).
+    """
+    if dim < 1 or not 0.0 < q < 1.0:
+        raise InputError(f"Need a latent size of at least 1 and 0 < q < 1; got {dim}, {q}.")
+    return float(np.sqrt(chi2.ppf(q, dim)))
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from vizcore import figures
 from vizcore.analysis import attention
 from vizcore.export import picture, render
 from vizcore.figures.attention import color_range
-from vizcore.ui import cache
+from vizcore.ui import cache, notes
 from vizcore.ui.state import keep, remembered
 
 EXPLAIN_PREFIX = {
@@ -42,12 +42,13 @@ class View:
     name: str  # the image's name, for captions and downloads
 
 
-def summary(handle, maps: attention.AttentionMaps, image_name: str) -> None:
+def summary(handle, maps: attention.AttentionMaps, image_name: str, image_size: tuple[int, int]) -> None:
     """What the model saw, its token layout and (with a classifier head) its top-5 predictions."""
     if not handle.info.pretrained:
         st.warning("Random weights: this model is untrained, so its attention is a pattern of the initialisation, "
                    "not of anything learned.", icon="🎲")
     lay = maps.layout
+    notes.upscaled(image_name, image_size, lay.input_size)
     left, right = st.columns([1, 2])
     with left:
         seen = render.to_png(render.as_uint8(maps.image[0]))

@@ -11,7 +11,7 @@ import torch
 from vizcore import figures
 from vizcore.analysis import latent
 from vizcore.export import picture, render
-from vizcore.ui import cache
+from vizcore.ui import cache, notes
 from vizcore.ui.errors import inline_errors
 from vizcore.ui.state import forget, keep
 from vizcore.ui.widgets import UPLOAD_TYPES, uploaded
@@ -65,6 +65,7 @@ def _uploaded(handle, which: str) -> Endpoint:
         st.stop()
     picked = uploaded(up)
     image = picked.image
+    notes.upscaled(f"Image {which} ({up.name})", image.size, handle.preprocess.size)
     grey = handle.prepare([image])
     key = f"vae_inv_{which}"
     if st.session_state.get(f"{key}_image") != picked.key:  # a new picture: start from what it looks like
@@ -85,6 +86,7 @@ def _png(image: torch.Tensor, side: int = FRAME_PX) -> bytes:
 def interpolation(handle, spec: str, pretrained: bool, a: Endpoint, b: Endpoint) -> None:
     st.subheader("Walk from A to B through the latent space")
     z0, z1 = handle.encode(a.image)[0], handle.encode(b.image)[0]
+    _outside_prior(handle.latent_dim, {"A": z0, "B": z1})
     paths = cache.latent_paths(spec, pretrained, f"{a.key}|{b.key}", z0, z1, FRAMES)
     c1, c2 = st.columns([1, 2])
     method = c1.radio("Interpolation", latent.METHODS, horizontal=True,
@@ -110,6 +112,19 @@ def interpolation(handle, spec: str, pretrained: bool, a: Endpoint, b: Endpoint)
 
     st.download_button("Download the walk as an animated GIF", gif, f"latent_walk_{method}.gif", "image/gif",
                        key="vae_gif", on_click="ignore")
+
+
+def _outside_prior(dim: int, codes: dict) -> None:
+    """Warn about endpoints whose code lies where almost no prior sample does (the decoder never learned there)."""
+    limit = latent.prior_norm_limit(dim)
+    for name, z in codes.items():
+        norm = float(z.norm())
+        if norm > limit:
+            st.warning(f"Endpoint {name}'s code is far outside the prior: |z| = {norm:.1f}, while "
+                       f"{latent.PRIOR_QUANTILE:.0%} of prior samples z ~ N(0, I) have |z| ≤ {limit:.1f} (typical "
+                       f"√D = {dim ** 0.5:.1f} for D = {dim}). The decoder was never trained on codes like this, so "
+                       f"what it draws for {name}, and along the path near {name}, is not a learned image.",
+                       icon=":material/warning:")
 
 
 @st.fragment
