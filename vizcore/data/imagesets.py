@@ -3,6 +3,7 @@
     result = from_zip(uploaded_file)      # ImageSet: .dataset (images (N, 3, 64, 64)), .skipped [(path, reason)]
     result = from_folder("photos/", csv="photos/labels.csv")
     print(result.summary())               # "Loaded 120 images in 3 classes; skipped 2: 2 not an image file."
+    print(result.report())                # ... then "  skipped notes.txt: not an image file", one line per file
 
 Archives are untrusted and read in memory by `vizcore.safezip` (limits on size, member count, expansion and
 compression ratio; unsafe names, links, hidden files and `__MACOSX/` skipped). Then:
@@ -93,6 +94,19 @@ class ImageSet:
             return text + "."
         counts = ", ".join(f"{n:,} {reason}" for reason, n in self.skip_counts.items())
         return f"{text}; skipped {len(self.skipped):,}: {counts}."
+
+    def skipped_lines(self, limit: int | None = None) -> list[str]:
+        """One line per file or CSV row left out, "path: reason", in the order met (the first `limit`, then how
+        many more)."""
+        shown = self.skipped if limit is None else self.skipped[:limit]
+        lines = [f"{path}: {reason}" for path, reason in shown]
+        if len(shown) < len(self.skipped):
+            lines.append(f"... and {len(self.skipped) - len(shown):,} more")
+        return lines
+
+    def report(self, limit: int | None = None) -> str:
+        """`summary()` and then every skipped file by name with its reason, one per line (for a terminal or a log)."""
+        return "\n".join([self.summary()] + [f"  skipped {line}" for line in self.skipped_lines(limit)])
 
 
 def from_zip(source: bytes | str | os.PathLike | IO[bytes], *, name: str | None = None,
