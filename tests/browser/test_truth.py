@@ -469,3 +469,19 @@ def test_vae_warns_when_an_endpoint_is_far_outside_the_prior(server, page):
     wait_idle(page)
     page.get_by_text("Endpoint A's code is far outside the prior").wait_for(timeout=120_000)
     assert page.locator('[data-testid="stException"]').count() == 0
+
+
+# ---- uploads: partial success, named failures -------------------------------------------------------------------
+
+def test_anatomy_keeps_the_good_uploads_and_names_the_rejected_one(server, page):
+    from skimage import data as skdata
+
+    page.goto(server.url("anatomy"))
+    wait_idle(page)
+    photos = [_image(f"{n}.jpg", _jpeg(getattr(skdata, n)())) for n in ("coffee", "astronaut", "chelsea")]
+    _upload(page, [*photos, _image("notes.png", b"these are my notes, not a picture", "image/png")])
+    page.get_by_text("Statistics over 3 images").wait_for(timeout=180_000)  # the three photos are used
+    warning = page.locator('[data-testid="stAlert"]').filter(has_text="Using 3 of 4 uploaded files")
+    assert warning.count() == 1
+    assert "notes.png" in warning.inner_text() and "not an image" in warning.inner_text()
+    assert page.locator('[data-testid="stException"]').count() == 0

@@ -23,3 +23,16 @@ def upscaled(name: str, image_size: tuple[int, int], model_size: tuple[int, int]
     st.warning(f"{name} is only {w}×{h} px: the model sees it enlarged {k:.0f}× to {model_size[1]}×{model_size[0]} "
                "px, so there is almost no detail in it. Predictions, maps and reconstructions describe that "
                "enlargement, not a picture.", icon=":material/zoom_in:")
+
+
+def rejected_uploads(rejected: list[tuple[str, str]], kept: int) -> None:
+    """List every upload that was left out by name with its reason; the good ones are used. Stops the page when
+    none is left (there is nothing to compute on)."""
+    if not rejected:
+        return
+    lines = "\n".join(f"- **{name}**: {reason}" for name, reason in rejected)
+    if kept == 0:
+        st.error(f"None of the {len(rejected)} uploaded files could be used:\n\n{lines}", icon=":material/error:")
+        st.stop()
+    st.warning(f"Using {kept} of {kept + len(rejected)} uploaded files; left out:\n\n{lines}",
+               icon=":material/warning:")
