@@ -1,11 +1,16 @@
 """vizcore app entrypoint: page config and navigation only. Run with `streamlit run app.py`."""
 
+from pathlib import Path
+
 import streamlit as st
+from PIL import Image
 
 from vizcore.ui.shell import ensure_navigation
 
 ensure_navigation()
-st.set_page_config(page_title="vizcore", page_icon=":material/visibility:", layout="wide")
+# A local PNG, served by this server: a ":material/...:" page icon is fetched from a font CDN (fails offline).
+st.set_page_config(page_title="vizcore", page_icon=Image.open(Path(__file__).parent / "assets" / "favicon.png"),
+                   layout="wide")
 page = st.navigation(
     [
         st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),

@@ -111,3 +111,16 @@ def test_moving_the_mask_ratio_slider_changes_the_kept_count_and_the_panels(serv
     wait_idle(page)
     assert panels.first.locator("image").nth(1).get_attribute("href") != before  # the masked panel changed
     assert page.locator('[data-testid="stException"]').count() == 0
+
+
+@pytest.mark.parametrize("path", ["", "attention"])
+def test_the_app_fetches_nothing_from_other_hosts_and_its_favicon_is_local(server, page, path):
+    """Offline by default: the favicon came from a font CDN (fonts.gstatic.com) and failed without internet."""
+    outside = []
+    page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(server.url()) else None)
+    page.goto(server.url(path))
+    wait_idle(page)
+    page.locator('[data-testid="stSidebarNav"]').wait_for(timeout=60_000)
+    icons = page.evaluate("() => [...document.querySelectorAll('link[rel~=icon]')].map(l => l.href)")
+    assert icons and all(i.startswith(server.url()) or i.startswith("data:") for i in icons), icons
+    assert not [u for u in outside if not u.startswith("data:")], outside
