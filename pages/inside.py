@@ -6,8 +6,9 @@ from vizcore.ui.shell import ensure_navigation
 
 ensure_navigation()
 
-from vizcore.ui import inside_cache, widgets  # noqa: E402
 from vizcore.ui import inside_views as views  # noqa: E402
+from vizcore.ui import widgets  # noqa: E402
+from vizcore.ui.cache import inside as inside_cache  # noqa: E402
 from vizcore.ui.errors import inline_errors  # noqa: E402
 
 st.title("Inside a block")

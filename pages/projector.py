@@ -7,6 +7,7 @@ from vizcore.ui.shell import ensure_navigation
 
 ensure_navigation()
 
+from vizcore.ui import baseline_views  # noqa: E402
 from vizcore.ui import projector_state as state  # noqa: E402
 from vizcore.ui import projector_views as views  # noqa: E402
 from vizcore.ui.errors import inline_errors  # noqa: E402
@@ -48,4 +49,6 @@ with tabs[2], inline_errors(stop=False):
 with tabs[3], inline_errors(stop=False):
     if tabs[3].open:
         views.exports(data, source, X, proj, selected)
+with st.expander("Transfer-learning baseline: a pretrained backbone vs random weights vs pixels"):
+    baseline_views.section(data)
 state.warm_umap()

@@ -225,3 +225,16 @@ def test_modules_stay_small():
     sizes = {name: len(path.read_text(encoding="utf-8").splitlines()) for name, path in _modules().items()}
     too_big = {n: s for n, s in sizes.items() if s > 400}
     assert not too_big, f"modules over 400 lines: {too_big}"
+
+
+def test_the_ui_cache_has_one_public_namespace():
+    """Every cached function of every page family is reachable as `cache.<name>` (the one cache the views use)."""
+    import inspect
+
+    from vizcore.ui import cache
+
+    for sub in (cache.core, cache.vit, cache.latent, cache.projector):
+        public = {n for n, v in vars(sub).items() if not n.startswith("_") and getattr(v, "__module__", "") ==
+                  sub.__name__ and (inspect.isfunction(v) or inspect.isclass(v) or hasattr(v, "clear"))}
+        missing = {n for n in public if getattr(cache, n, None) is not getattr(sub, n)}
+        assert not missing, f"{sub.__name__}: not exported by vizcore.ui.cache: {sorted(missing)}"

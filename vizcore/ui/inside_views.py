@@ -1,7 +1,7 @@
 """The "Inside a block" page's sections: the ViT computation step by step (1-9) on one image, the seed's shape walk,
 Pre-LN vs Post-LN gradients at initialisation (on request) and the parameter formula term by term.
 
-Every section draws from one cached trace (`inside_cache.inside_trace`); the head / query-token controls live inside
+Every section draws from one cached trace (`cache.inside.inside_trace`); the head / query-token controls live inside
 `st.fragment`s, so moving them redraws a few figures and never re-runs the model.
 """
 
@@ -17,7 +17,7 @@ from vizcore.analysis import anatomy
 from vizcore.analysis.trace import softmax_entropy
 from vizcore.errors import InputError
 from vizcore.figures import inside as figs
-from vizcore.ui import inside_cache as ic
+from vizcore.ui.cache import inside as ic
 from vizcore.ui.errors import inline_errors
 
 # Rows of the formula table: (part, parameter-table components, index of its term in `simplified_vit_terms`).

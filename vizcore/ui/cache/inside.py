@@ -1,6 +1,6 @@
-"""Cached calls of the "Inside a block" page (beside `cache.py`, which is near the 400-line module limit): the seed's
+"""Cached calls of the "Inside a block" page: the seed's
 worked example as a model, the traces (embedding stage and head per image, one block per image and layer), the
-Pre-LN / Post-LN measurement and ViT-B/16's parameter shapes. Keys follow `cache.py`'s rules: spec strings, widget
+Pre-LN / Post-LN measurement and ViT-B/16's parameter shapes. Keys follow the cache's rules: spec strings, widget
 values and content keys, never images.
 """
 
@@ -18,7 +18,7 @@ from timm.models.vision_transformer import VisionTransformer
 
 import vizcore as vc
 from vizcore.analysis import trace
-from vizcore.ui import cache
+from vizcore.ui.cache import core as cache
 
 SEED_EXAMPLE = "preset:seed_example"  # the seed's worked example, a random-weight ViT (`trace.seed_example_model`)
 SEED_TITLE = "Seed's worked example (random weights)"
