@@ -164,7 +164,7 @@ def test_autoencoders_page_trains_in_the_app():
     time.sleep(0.1)
     at.run()
     _no_errors(at)
-    assert any("Trained a AE" in s.value for s in at.success)
+    assert any("Trained an AE with a 16-d code" in s.value for s in at.success)  # not "Trained a AE"
 
 
 def test_mae_page_draws_panels_strategies_and_sweep():

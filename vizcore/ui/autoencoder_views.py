@@ -20,6 +20,7 @@ from vizcore.ui.state import keep
 
 log = logging.getLogger("vizcore.ui")
 DATASET = "digits"
+KIND_NAMES = {"ae": "an AE", "sae": "a sparse AE", "vae": "a VAE"}  # with the article each takes
 TRAIN_DIMS = [2, 4, 8, 16, 32, 64, 128]
 TRAIN_STEPS = [100, 200, 400, 800, 1500, 3000]
 TRAIN_BETAS = [0.25, 0.5, 1.0, 2.0, 4.0]
@@ -246,7 +247,8 @@ def _result(job: TrainingJob) -> None:
     handle, history, metrics = job.result
     done = metrics["steps_done"]
     note = "" if done == job.steps else f" (stopped at step {done} of {job.steps})"
-    st.success(f"Trained a {job.kind.upper()} with a {job.latent_dim}-d code for {done} steps{note}: held-out MSE "
+    code = f"{job.latent_dim}-unit" if job.kind == "sae" else f"{job.latent_dim}-d"
+    st.success(f"Trained {KIND_NAMES[job.kind]} with a {code} code for {done} steps{note}: held-out MSE "
                f"{metrics['heldout_mse']:.4f}.")
     st.plotly_chart(figures.loss_curve_figure(job.history or history, title="Training loss",
                                               total_steps=job.steps), width="stretch", key="tr_curve")
