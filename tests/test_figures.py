@@ -363,3 +363,49 @@ def test_colour_bar_ticks_are_the_figure_s_ticks():
     fig_ticks = figures.attention_overlay(np.zeros((3, 8, 8)), np.linspace(0, 0.02, 64).reshape(8, 8), title="t",
                                           uniform=1 / 65).data[1].colorbar
     assert list(fig_ticks.ticktext) == [t for _, t in ticks]
+
+
+# --- categories in clearly distinct colours (issue 13 §9) -------------------------------------------------------
+
+_MACHADO = {  # Machado, Oliveira & Fernandes 2009, severity 1.0, on linear RGB
+    "deuteranopia": np.array([[0.367322, 0.860646, -0.227968], [0.280085, 0.672501, 0.047413],
+                              [-0.011820, 0.042940, 0.968881]]),
+    "protanopia": np.array([[0.152286, 1.052583, -0.204868], [0.114503, 0.786281, 0.099216],
+                            [-0.003882, -0.048116, 1.051998]]),
+}
+
+
+def _lab(colours, vision: str = "normal") -> np.ndarray:
+    from skimage.color import rgb2lab
+
+    rgb = np.array([[int(c[i:i + 2], 16) / 255 for i in (1, 3, 5)] for c in colours])
+    if vision != "normal":
+        lin = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+        lin = np.clip(lin @ _MACHADO[vision].T, 0, 1)
+        rgb = np.where(lin <= 0.0031308, 12.92 * lin, 1.055 * lin ** (1 / 2.4) - 0.055)
+    return rgb2lab(np.clip(rgb, 0, 1)[None])[0]
+
+
+def _closest_pair(colours, vision: str = "normal") -> float:
+    from skimage.color import deltaE_ciede2000
+
+    lab = _lab(colours, vision)
+    i, j = np.triu_indices(len(lab), 1)
+    return float(deltaE_ciede2000(lab[i], lab[j]).min())
+
+
+def test_category_palette_is_clearly_distinct_for_ten_classes_and_more():
+    from skimage.color import deltaE_ciede2000
+
+    from vizcore.figures._common import CATEGORICAL
+
+    ten = CATEGORICAL[:10]  # the digits: plotly's Safe palette had 2/7 and 1/8 in one hue (closest pair 15.0)
+    assert _closest_pair(ten) >= 20
+    assert _closest_pair(CATEGORICAL) >= 18  # 12 classes
+    for vision in _MACHADO:
+        assert _closest_pair(ten, vision) >= 10, vision
+    white = _lab(["#FFFFFF"])[0]
+    assert deltaE_ciede2000(_lab(CATEGORICAL), np.broadcast_to(white, (len(CATEGORICAL), 3))).min() >= 20
+    scatter = figures.latent_scatter(np.random.default_rng(0).normal(size=(40, 2)), np.arange(40) % 10,
+                                     [str(d) for d in range(10)], title="digits")
+    assert [t.marker.color for t in scatter.data] == list(ten)  # the VAE page colours digits with it

@@ -3,7 +3,7 @@
 Pages, the CLI and notebooks all call these. One module per topic; the shared plumbing is in `_common`.
 """
 
-from vizcore.figures._common import IMAGE_SIDE, PANEL_HEIGHT, PANEL_SIDE, SCALES, screen_safe
+from vizcore.figures._common import CATEGORICAL, IMAGE_SIDE, PANEL_HEIGHT, PANEL_SIDE, SCALES, screen_safe
 from vizcore.figures.anatomy import (
     activation_figure,
     attention_distance_figure,
@@ -49,9 +49,8 @@ from vizcore.figures.posembed import (
 )
 
 __all__ = [
-    "IMAGE_SIDE", "PANEL_HEIGHT", "PANEL_SIDE", "SCALES", "color_range", "screen_safe", "attention_overlay",
-    "head_maps",
-    "layers_heads_overview", "mass_masks", "predictions_bar", "prefix_share_heatmap",
+    "CATEGORICAL", "IMAGE_SIDE", "PANEL_HEIGHT", "PANEL_SIDE", "SCALES", "color_range", "screen_safe",
+    "attention_overlay", "head_maps", "layers_heads_overview", "mass_masks", "predictions_bar", "prefix_share_heatmap",
     "activation_figure", "attention_distance_figure", "cka_figure", "layernorm_hist_figure", "parameter_bar",
     "residual_norm_figure", "offset_similarity_figure", "principal_components_figure", "similarity_grid_figure",
     "sincos_vs_learned_figure",

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
 from vizcore.errors import InputError
 from vizcore.export import render
-from vizcore.figures._common import _array, _colorbar, _style
+from vizcore.figures._common import CATEGORICAL, _array, _colorbar, _style
 
 _BINS = 80
 
@@ -53,7 +52,7 @@ def attention_distance_figure(dist, *, title: str, patch_size: int | tuple[int, 
     L, H = d.shape
     layers = np.arange(L)
     fig = go.Figure()
-    palette = qualitative.Plotly
+    palette = CATEGORICAL
     for h in range(H):
         fig.add_trace(go.Scatter(x=layers, y=d[:, h], mode="markers", name=f"head {h}",
                                  marker=dict(size=8, color=palette[h % len(palette)], opacity=0.85),

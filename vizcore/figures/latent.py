@@ -12,17 +12,16 @@ from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
 from vizcore.errors import InputError
 from vizcore.export import render
-from vizcore.figures._common import _colorbar, _image_trace, _style
+from vizcore.figures._common import CATEGORICAL, _colorbar, _image_trace, _style
 
 GAP = 0.15            # gap between mosaic cells as a share of a cell side
 MOSAIC_SIDE = 720     # mosaics are enlarged (nearest neighbour) to about this many pixels along the longer side
 ACTIVE, INACTIVE = "#4C78A8", "#BBBBBB"
-PALETTE = qualitative.Plotly
+PALETTE = CATEGORICAL
 
 
 def _cells(images) -> np.ndarray:
