@@ -223,8 +223,8 @@ def test_own_vectors_errors_are_inline(tmp_path):
 
 
 def test_a_large_upload_is_streamed_into_the_disk_store_and_reused(tmp_path, monkeypatch):
-    """Above APP_MAX_IMAGES a zip is embedded in batches by the `vizcore embed` job into Parquet on disk (patched
-    to 8 here), shown as vectors with thumbnails, and a second session reuses the stored embeddings."""
+    """With the large-zip toggle, above APP_MAX_IMAGES (patched to 8 here) a zip is embedded in batches by the
+    `vizcore embed` job into Parquet on disk, shown as vectors with thumbnails; a second session reuses them."""
     from vizcore.ui import projector_state
 
     monkeypatch.setenv("VIZCORE_CACHE_DIR", str(tmp_path / "cache"))
@@ -235,6 +235,7 @@ def test_a_large_upload_is_streamed_into_the_disk_store_and_reused(tmp_path, mon
     for session in range(2):
         at = _page()
         at.selectbox(key="pj_data").set_value("upload").run()
+        at.toggle(key="pj_stream").set_value(True)
         at.file_uploader(key="pj_zip").set_value(("big.zip", blob, "application/zip")).run()
         at.selectbox(key="pj_source").set_value("bundled:tiny_vit").run()
         _ok(at)

@@ -355,7 +355,8 @@ def _check_args(image_size: tuple[int, int], max_images: int) -> None:
 def _check_count(n: int, max_images: int, image_size: tuple[int, int], where: str) -> None:
     if n > max_images:
         raise InputError(f"There are {n:,} images in {where}, more than the {max_images:,} loaded at once here. "
-                         "Use a sample, or load the whole set from Python: from_folder(path, max_images=...).")
+                         "Use a sample, load the whole set from Python: from_folder(path, max_images=...), switch on "
+                         "'Large zip' in the app, or run `vizcore embed` and open the folder it writes.")
     if n * 3 * image_size[0] * image_size[1] * 4 > MAX_TENSOR_BYTES:
         raise InputError(f"{n:,} images at {image_size[0]} x {image_size[1]} px need more than "
                          f"{MAX_TENSOR_BYTES // 2**20:,} MB. Choose a smaller image_size or fewer images.")

@@ -121,21 +121,26 @@ def data_picker() -> DataChoice:
     up = side.file_uploader("Zip of images", type=["zip"], key="pj_zip",
                             help="Labels come from sub-folder names, or from a CSV inside (file name, label, more "
                                  "columns as metadata). Non-images are skipped and counted.")
-    side.caption(f"Up to {APP_MAX_IMAGES:,} images here. For more, run `vizcore export-projector --zip FILE "
-                 "--max-images N --out DIR` and open the folder in the projector.")
+    side.caption(f"Up to {APP_MAX_IMAGES:,} images in memory; switch on *Large zip* for up to {LARGE_MAX_IMAGES:,}, "
+                 "or run `vizcore embed` and open its folder under *Open your own vectors*.")
+    stream = side.toggle(f"Large zip: embed in batches on disk (up to {LARGE_MAX_IMAGES:,} images)", key="pj_stream",
+                         help=f"Above {APP_MAX_IMAGES:,} images the zip is not decoded into memory: the `vizcore "
+                              "embed` job embeds it batch by batch with the chosen model into Parquet on disk "
+                              "(reused by later sessions), and the map shows its thumbnails.")
     if up is None:
         st.info("Upload a zip of images in the sidebar, or pick a bundled data set.")
         st.stop()
     blob = up.getvalue()
     sha = cache.bytes_key(blob)
     with inline_errors():
-        path, n = cache.kept_upload(sha, up.name, blob)
-        if n > APP_MAX_IMAGES:  # streamed: embedded in batches into the disk store, never decoded all at once
+        if stream:
+            path, n = cache.kept_upload(sha, up.name, blob)
             if n > LARGE_MAX_IMAGES:
                 raise vc.VizcoreError(f"{up.name} holds {n:,} images; the app embeds up to {LARGE_MAX_IMAGES:,}. "
                                       "Use `vizcore embed` and open the folder it writes.")
-            side.info(f"{n:,} images: embedded in batches and kept on disk, so the next visit is instant.")
-            return DataChoice(f"upload:{sha[:16]}", up.name, None, stream=path)
+            if n > APP_MAX_IMAGES:  # streamed: embedded in batches into the disk store, never decoded all at once
+                side.info(f"{n:,} images: embedded in batches and kept on disk, so the next visit is instant.")
+                return DataChoice(f"upload:{sha[:16]}", up.name, None, stream=path)
         image_set = cache.upload_set(sha, up.name, blob, APP_MAX_IMAGES)
     _skip_summary(image_set)
     return DataChoice(f"upload:{sha[:16]}", up.name, image_set.dataset)
