@@ -32,6 +32,7 @@ tabs = st.tabs(["Reconstruction", "Strategies side by side", "Error vs mask rati
 with inline_errors(), tabs[0]:
     views.panels(out, f"MAE reconstruction of {picked.name}", masking, choice.title)
     views.focus(choice.spec, choice.pretrained, picked.key, [picked.image], masking, out)
+    views.patch_errors(out)
 with inline_errors(), tabs[1]:
     views.strategies(choice.spec, choice.pretrained, picked.key, [picked.image], masking)
 with inline_errors(), tabs[2]:

@@ -111,6 +111,10 @@ def _differences(spec: dict, shown: dict) -> list[str]:
     return diffs
 
 
+# Clicks after the page's defaults, so figures that only appear on request are compared too.
+ACTIONS = {"attention": ["absolute: 0 → largest value"], "mae": ["Focused", "attention rollout"]}
+
+
 @pytest.mark.parametrize("path", PAGES)
 def test_every_figure_on_screen_has_the_colours_vizcore_built(server, page, path):
     specs = Specs(page)
@@ -118,6 +122,9 @@ def test_every_figure_on_screen_has_the_colours_vizcore_built(server, page, path
     wait_idle(page)
     page.locator(".js-plotly-plot").first.wait_for(timeout=180_000)
     wait_idle(page)
+    for text in ACTIONS.get(path, []):
+        page.get_by_text(text, exact=True).first.click()
+        wait_idle(page)
     shown = page.evaluate(_READ_PLOTS)
     assert shown, "no figure on the page"
     problems = []

@@ -74,7 +74,7 @@ def focus_region_figure(region, mask, *, title: str, subtitle: str = "", hide: b
                                hovertemplate="patch (%{y}, %{x})<br>focus weight %{z:.2f}<extra></extra>"))
     ys, xs = np.nonzero(hidden)
     fig.add_trace(go.Scatter(x=xs, y=ys, mode="markers", name="hidden from the encoder",
-                             marker=dict(symbol="x-thin", size=9, color="#D55E00", line=dict(width=2)),
+                             marker=dict(symbol="x-thin", size=9, color="#D55E00", line=dict(width=2, color="#D55E00")),
                              hovertemplate="patch (%{y}, %{x}) hidden<extra></extra>"))
     fig.update_xaxes(title="patch column", range=[-0.5, g1 - 0.5], constrain="domain", showgrid=False, zeroline=False)
     fig.update_yaxes(title="patch row", range=[g0 - 0.5, -0.5], scaleanchor="x", showgrid=False, zeroline=False)

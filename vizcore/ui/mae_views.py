@@ -119,8 +119,7 @@ def _unnormalize_choice(handle) -> str:
 
 
 def panels(out: cache.Reconstruction, title: str, m: Masking, model: str) -> None:
-    """The four panels of image 0 as a figure, the same as a PNG (title, settings and `model` above the panels),
-    and the per-patch error heatmap."""
+    """The four panels of image 0 as a figure, and the same as a PNG (title, settings and `model` above them)."""
     imgs = [p[0] for p in out.panels]
     mse = out.hidden_mse[0]
     sub = f"mask ratio {m.ratio:.2f} · {out.kept} patches kept · {m.strategy} · seed {m.seed}"
@@ -136,6 +135,10 @@ def panels(out: cache.Reconstruction, title: str, m: Masking, model: str) -> Non
     strip = picture.titled(render.labelled_strip(imgs, list(PANEL_TITLES), side=320), title, lines)
     st.download_button("Download the panels (PNG)", picture.png(strip, title=title, lines=lines, model=model),
                        file_name="mae_panels.png", mime="image/png", icon=":material/download:")
+
+
+def patch_errors(out: cache.Reconstruction) -> None:
+    """The error of every hidden patch of image 0."""
     st.plotly_chart(figures.patch_error_figure(out.error[0], out.mask[0]), width="stretch")
 
 
