@@ -196,9 +196,13 @@ def test_own_vectors_open_from_a_path_with_their_stored_map(tmp_path):
     _ok(at)
     assert any("stored map" in m.value for m in at.markdown)
     assert "kNN accuracy (k=20)" in _metrics(at)
-    at.text_input(key="pj_search").input("class 1").run()
+    at.text_input(key="pj_search").input("class").run()  # a substring: all 300 match
     _ok(at)
     assert len(at.image) >= 1  # thumbnails decoded from the Parquet's bytes column
+    at.selectbox(key="pj_filter_col").set_value("label").run()
+    at.multiselect(key="pj_filter:label").set_value(["class 1"]).run()
+    _ok(at)
+    assert any(m.value.startswith("**100 images matching the search with label in class 1") for m in at.markdown)
     _tab(at, "Nearest neighbours")
     _ok(at)
     assert any("nearest neighbours** of `img0`" in m.value for m in at.markdown)

@@ -245,7 +245,14 @@ def selection(data: DataChoice, rows: list[int], matches) -> None:
                 "search for a label.")
         return
     d = data.dataset
-    images = f"{len(rows):,} image{'s' if len(rows) > 1 else ''} {what}"
+    f1, f2 = st.columns([1, 3])
+    column = f1.selectbox("Filter them by", ["(no filter)", "label", *d.metadata], key="pj_filter_col")
+    if column != "(no filter)":  # keep the rows whose value in `column` is one of the chosen values
+        values = np.asarray([str(v) for v in _column(data, column)[rows]])
+        keep = f2.multiselect(f"{column} is one of", sorted(set(values))[:500], key=f"pj_filter:{column}")
+        rows = [r for r, v in zip(rows, values) if not keep or v in keep]
+        what += f" with {column} in {', '.join(keep)}" if keep else ""
+    images = f"{len(rows):,} image{'s' if len(rows) != 1 else ''} {what}"
     st.markdown(f"**{images}**" + (f" (showing the first {GALLERY_MAX})" if len(rows) > GALLERY_MAX else ""))
     counts = np.bincount(d.labels[rows], minlength=len(d.label_names))
     totals = np.bincount(d.labels, minlength=len(d.label_names))
