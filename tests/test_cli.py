@@ -11,11 +11,11 @@ from vizcore.cli import main
 
 @pytest.mark.parametrize("command", [[], ["models"], ["train"], ["attention"], ["mae"], ["export-projector"],
                                      ["app"]])
-def test_every_command_has_help_with_an_example(command, capsys):
+def test_every_command_has_help_with_an_example(command, capfd):
     with pytest.raises(SystemExit) as e:
         main([*command, "--help"])
     assert e.value.code == 0
-    assert "Example: vizcore" in capsys.readouterr().out
+    assert "Example: vizcore" in capfd.readouterr().out
 
 
 def test_every_registered_command_has_help_with_an_example(capsys):
