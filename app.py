@@ -5,9 +5,11 @@ from pathlib import Path
 import streamlit as st
 from PIL import Image
 
+from vizcore.ui import state
 from vizcore.ui.shell import ensure_navigation
 
 ensure_navigation()
+state.new_run()  # one count per page run: kept controls tell a returning widget from one on screen
 # A local PNG, served by this server: a ":material/...:" page icon is fetched from a font CDN (fails offline).
 st.set_page_config(page_title="vizcore", page_icon=Image.open(Path(__file__).parent / "assets" / "favicon.png"),
                    layout="wide")

@@ -17,22 +17,37 @@ from typing import Any
 import streamlit as st
 
 _LAST = "_kept:"  # prefix of the non-widget copy, which Streamlit never deletes
+_RUN, _DRAWN = "_kept_run", "_kept_drawn"  # the page-run counter; the run each kept widget was last drawn in
+
+
+def new_run() -> None:
+    """Count a page run (`app.py` calls this once per run, before the page; fragment reruns do not)."""
+    st.session_state[_RUN] = st.session_state.get(_RUN, 0) + 1
 
 
 def keep(key: str, default: Any, *, lo: Any = None, hi: Any = None, options: Sequence | None = None) -> str:
     """Give widget `key` its remembered value (clamped to [lo, hi] or reset when not in `options`); returns `key`.
 
     Call it right before drawing the widget, as `st.slider(..., key=keep("mae_ratio", 0.75, lo=0.0, hi=0.95))`.
-    Range sliders (a tuple value) are clamped element-wise.
+    Range sliders (a tuple value) are clamped element-wise. The value is set through the session state only when
+    the browser may show something else: the widget was not drawn in the previous page run (or in this one), or
+    its value had to be fitted to a new range. A widget the user is moving is never set under their hand.
     """
     ss = st.session_state
+    run = ss.get(_RUN, 0)
+    drawn = ss.setdefault(_DRAWN, {})
+    on_screen = key in ss and drawn.get(key, -2) >= run - 1
     value = ss[key] if key in ss else ss.get(_LAST + key, default)
-    if options is not None and value not in list(options):
-        value = default if default in list(options) else list(options)[0]
+    fitted = value
+    if options is not None and fitted not in list(options):
+        fitted = default if default in list(options) else list(options)[0]
     if lo is not None or hi is not None:
-        value = tuple(_clamp(v, lo, hi) for v in value) if isinstance(value, (tuple, list)) else _clamp(value, lo, hi)
-    ss[key] = value
-    ss[_LAST + key] = value
+        fitted = tuple(_clamp(v, lo, hi) for v in fitted) if isinstance(fitted, (tuple, list)) else _clamp(fitted, lo,
+                                                                                                          hi)
+    if not on_screen or fitted != value:
+        ss[key] = fitted
+    ss[_LAST + key] = fitted
+    drawn[key] = run
     return key
 
 
@@ -64,7 +79,7 @@ DISPLAY = {"opacity": 0.6, "colorscale": "Inferno", "interp": "bilinear"}
 def keep_image_picker(samples: Sequence[str], *, key: str = "image_source", default: str = "Sample") -> None:
     """The Sample / Upload choice and the chosen sample of `widgets.image_picker` (or `image_set_picker`)."""
     keep(key, default)
-    if samples:
+    if samples and st.session_state[key] == default:  # the sample box is drawn only while samples are chosen
         keep("sample", samples[0], options=samples)
 
 
