@@ -63,7 +63,7 @@ def test_code_running_checkpoint_is_refused_inline_and_never_runs(server, page, 
     wait_idle(page)
     page.locator(".js-plotly-plot").first.wait_for(timeout=120_000)
     _choose(page, "Model", "Local checkpoint file or folder…")
-    path = page.get_by_label("Checkpoint file or folder on this server")
+    path = page.get_by_role("textbox", name="Checkpoint file or folder on this server")
     path.fill(str(ckpt))
     path.press("Enter")
     wait_idle(page)
