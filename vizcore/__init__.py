@@ -14,7 +14,7 @@ import importlib
 import os
 from typing import TYPE_CHECKING
 
-from vizcore.errors import VizcoreError
+from vizcore.errors import VizcoreError  # noqa: F401 - public, eager (cheap)
 
 # huggingface_hub's telemetry asks the hub for a file before a download's first request (3 s timeout): with no
 # network that pushes the "cannot reach" message past 5 s. Set before anything imports huggingface_hub.
@@ -64,11 +64,11 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # the same names for type checkers and IDEs
-    from vizcore import data, export, models
-    from vizcore.analysis import anatomy, attention, embeddings, latent, mae, posembed, projection, scores
-    from vizcore.analysis.attention import AttentionMaps
-    from vizcore.analysis.mae import MaeResult
-    from vizcore.data.dataset import Dataset
-    from vizcore.io.images import load_image
-    from vizcore.models import ModelHandle, ModelInfo, list_models, load_model
-    from vizcore.models.layout import TokenLayout
+    from vizcore import data, export, models  # noqa: F401
+    from vizcore.analysis import anatomy, attention, embeddings, latent, mae, posembed, projection, scores  # noqa: F401
+    from vizcore.analysis.attention import AttentionMaps  # noqa: F401
+    from vizcore.analysis.mae import MaeResult  # noqa: F401
+    from vizcore.data.dataset import Dataset  # noqa: F401
+    from vizcore.io.images import load_image  # noqa: F401
+    from vizcore.models import ModelHandle, ModelInfo, list_models, load_model  # noqa: F401
+    from vizcore.models.layout import TokenLayout  # noqa: F401
