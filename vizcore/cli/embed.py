@@ -37,7 +37,7 @@ def _embed(args) -> int:
     if args.engine == "ray":
         summary = run_ray(job, args.out, workers=args.workers)
     else:
-        bar = tqdm_progress(desc="embedding images")
+        bar = tqdm_progress(desc="embedding images", unit="image")
         summary = run_local(job, args.out, progress=lambda done, total: bar(done, total, {}))
     print(f"{summary['rows']:,} images; embedded {summary['written']:,} now in {summary['seconds']:.1f} s "
           f"({summary['images_per_s']:.1f} images/s) into {args.out}. Next: vizcore project {args.out}")

@@ -36,7 +36,7 @@ def add(sub) -> None:
 
 def _export_projector(args) -> int:
     ds = _projector_dataset(args)
-    bar = tqdm_progress(desc="embedding")
+    bar = tqdm_progress(len(ds), desc="embedding", unit="image")
     vectors = embeddings.compute(args.model, ds.images, layer=args.layer, pooling=args.pooling,
                                  progress=lambda done, total: bar(done, total, {}))
     proj = None
@@ -60,5 +60,5 @@ def _projector_dataset(args):
     else:
         found = imagesets.from_folder(args.folder, csv=args.csv, max_images=args.max_images)
     if found.skipped:
-        print(found.summary())
+        print(found.report())  # the summary, then every skipped file by name with its reason
     return found.dataset

@@ -15,13 +15,13 @@ import numpy as np
 import plotly.graph_objects as go
 
 from vizcore.errors import InputError
-from vizcore.figures._common import _colorbar, _style
+from vizcore.figures._common import CATEGORICAL, _colorbar, _style
 
 # Okabe & Ito (2008), "Color Universal Design": distinguishable under every common colour-vision deficiency.
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#000000", "#F0E442")
-# CARTO "Safe" (plotly.colors.qualitative.Safe), a colour-blind-safe qualitative palette of 12.
-SAFE = ("#88CCEE", "#CC6677", "#DDCC77", "#117733", "#332288", "#AA4499", "#44AA99", "#999933", "#882255",
-        "#661100", "#6699CC", "#888888")
+# Beyond 8 categories: vizcore's shared palette of 12, clearly distinct at 10 classes and more (Safe's 2/7 and 1/8
+# shared a hue on the digits; see `figures._common.CATEGORICAL`).
+SAFE = CATEGORICAL
 SYMBOLS = ("circle", "square", "diamond", "triangle-up", "x", "cross", "triangle-down", "star")
 CONTINUOUS = "Viridis"
 MAP_HEIGHT = 640
@@ -31,7 +31,7 @@ BIG_MAP = 20_000  # above this many points: circles only, smaller markers (measu
 
 
 def category_style(k: int, n: int) -> tuple[str, str]:
-    """(colour, marker symbol) of category k of n: Okabe-Ito up to 8, Safe up to 12, then symbols cycle too."""
+    """(colour, marker symbol) of category k of n: Okabe-Ito up to 8, `CATEGORICAL` up to 12, then symbols cycle."""
     palette = OKABE_ITO if n <= len(OKABE_ITO) else SAFE
     return palette[k % len(palette)], SYMBOLS[(k // len(palette)) % len(SYMBOLS)]
 

@@ -179,8 +179,8 @@ def missing_weights_message(spec: str) -> str:
                else "")
     return (f"No pretrained weights for {spec} on this machine yet. Download them "
             f"({format_size(size) if size else 'size shown before it starts'}) with the Download weights button, "
-            f"or `vizcore download {spec}` on the command line, or choose 'random weights' to explore the "
-            f"architecture untrained.{offline}")
+            f"or `vizcore download {spec}` on the command line; or explore the architecture untrained with random "
+            f"weights (the app's Random weights switch, `--random-weights` on the command line).{offline}")
 
 
 def format_size(n: int | None, *, approx: bool = True) -> str:

@@ -51,15 +51,18 @@ def command_line() -> str:
 
 
 def tqdm_progress(total: int | None = None, **tqdm_kwargs) -> Progress:
-    """A `Progress` callback drawing a tqdm bar (total taken from the first call when not given)."""
+    """A `Progress` callback drawing a tqdm bar (total taken from the first call when not given).
+
+    The bar starts now, before the work: started at the first report, its clock would begin after the work it is
+    reporting (an embedding whose one report comes at the end showed 27,812,414 step/s).
+    """
     from tqdm import tqdm
 
-    bar = None
+    bar = tqdm(total=total, unit=tqdm_kwargs.pop("unit", "step"), dynamic_ncols=True, **tqdm_kwargs)
 
     def update(step: int, steps: int, metrics: dict) -> None:
-        nonlocal bar
-        if bar is None:
-            bar = tqdm(total=total or steps, unit="step", dynamic_ncols=True, **tqdm_kwargs)
+        if bar.total is None:
+            bar.total = steps
         bar.update(step - bar.n)
         bar.set_postfix({k: f"{v:.3g}" for k, v in metrics.items() if isinstance(v, (int, float)) and k != "step"},
                         refresh=False)

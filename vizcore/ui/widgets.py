@@ -15,7 +15,7 @@ from vizcore.errors import VizcoreError
 from vizcore.export import render
 from vizcore.models import download as dl
 from vizcore.models import estimated_bytes, format_size, needs_download, out_of_domain_note
-from vizcore.ui import cache
+from vizcore.ui import cache, notes
 from vizcore.ui.errors import inline_errors
 
 OTHER_TIMM = "other-timm"
@@ -266,12 +266,17 @@ def sample_names() -> list[str]:
 
 def uploaded(upload) -> PickedImage:
     """A `st.file_uploader` file decoded safely; its bytes are hashed once per upload (remembered by file id)."""
+    with inline_errors():
+        return _decoded(upload)
+
+
+def _decoded(upload) -> PickedImage:
+    """`uploaded` without the inline message: raises the VizcoreError that says why the file is no image."""
     memo = st.session_state.setdefault("_upload_keys", {})
     if upload.file_id not in memo:
         memo[upload.file_id] = cache.bytes_key(upload.getvalue())
     key = memo[upload.file_id]
-    with inline_errors():
-        return PickedImage(cache.decoded_upload(key, upload.getvalue()), key, upload.name)
+    return PickedImage(cache.decoded_upload(key, upload.getvalue()), key, upload.name)
 
 
 def image_picker() -> PickedImage:
@@ -303,7 +308,13 @@ def image_set_picker() -> tuple[list[Image.Image], str]:
         if not ups:
             st.info("Upload one or more images in the sidebar, or use all samples.")
             st.stop()
-        picked = [uploaded(u) for u in ups]
+        picked, rejected = [], []
+        for u in ups:  # keep the good files; name every bad one with its reason
+            try:
+                picked.append(_decoded(u))
+            except VizcoreError as e:
+                rejected.append((u.name, str(e)))
+        notes.rejected_uploads(rejected, kept=len(picked))
     else:
         picked = [PickedImage(im, key, name) for name, (im, key) in cache.samples().items()]
     if source == "Upload":  # the sample set holds scenes as well as photos: statistics over it stay meaningful
