@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -422,7 +423,7 @@ def test_attention_downloads_are_the_figures_on_screen(server, page):
     panel = page.get_by_role("tabpanel").filter(has_text="Where patch")
     with page.expect_download(timeout=120_000) as info:
         panel.get_by_role("button", name="Download this figure (PNG)").click()
-    im, text = _png(open(info.value.path(), "rb").read())
+    im, text = _png(Path(info.value.path()).read_bytes())
     assert text["Title"] == title and "random weights" in text["Model"]
     assert page.locator('[data-testid="stException"]').count() == 0
 
