@@ -1,6 +1,9 @@
 """Browser and command-line latencies on bundled models, each waiting for the actual new picture.
 
-    python benchmarks/bench_browser.py [--repeats 5] [--moves 10]
+    python benchmarks/bench_browser.py [--repeats 5] [--moves 10] [--rows start,cli]
+
+`--rows` picks groups of rows (default: all): start (server start to Home, with the trivial app), visits (first
+visit of each page), attention (tab switch, layer slider, upload), mae, vae (sliders), cli (command wall times).
 
 Rows (medians; headless Debian Chromium, software WebGL):
 - server start to Home interactive, against a trivial one-slider Streamlit app started the same way (ratio);
@@ -171,10 +174,14 @@ def cli_seconds(args: list[str], repeats: int) -> list[float]:
     return out
 
 
-def rows(repeats: int = 5, moves: int = 10) -> list[dict]:
-    """One row per measurement: {"measurement", "median_s", "n", "goal_s" (or None), "baseline_s"}."""
-    from playwright.sync_api import sync_playwright
+GROUPS = ("start", "visits", "attention", "mae", "vae", "cli")
 
+
+def rows(repeats: int = 5, moves: int = 10, groups: tuple[str, ...] = GROUPS) -> list[dict]:
+    """One row per measurement: {"measurement", "median_s", "n", "goal_s" (or None), "baseline_s"}.
+
+    groups: which rows to measure (see `GROUPS` and the module docstring); the others are skipped.
+    """
     med = statistics.median
     out: list[dict] = []
 
@@ -183,52 +190,74 @@ def rows(repeats: int = 5, moves: int = 10) -> list[dict]:
         out.append({"measurement": name, "median_s": med(values), "n": len(values), "goal_s": goal,
                     "baseline_s": baseline})
 
+    if set(groups) - {"cli"}:
+        _browser_rows(row, set(groups), repeats, moves)
+    if "cli" in groups:
+        row("CLI vizcore attention, bundled ViT (wall)", cli_seconds(["attention"], 3), goal=3.0)
+        row("CLI vizcore mae, bundled MAE (wall)", cli_seconds(["mae"], 3), goal=3.0)
+    return out
+
+
+def _browser_rows(row, groups: set[str], repeats: int, moves: int) -> None:
+    """The browser rows of `groups`, each reported through `row(name, values, goal=, baseline=)`."""
+    from playwright.sync_api import sync_playwright
+
+    med = statistics.median
     with sync_playwright() as p, tempfile.TemporaryDirectory() as tmp:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        trivial_script = Path(tmp) / "trivial.py"
-        trivial_script.write_text(TRIVIAL_APP)
-        trivial = [start_to_interactive(browser, trivial_script) for _ in range(3)]
-        home = [start_to_interactive(browser, None) for _ in range(3)]
-        row("trivial one-slider Streamlit app: server start to interactive", trivial)
-        row("server start to Home interactive", home, goal=1.5 * med(trivial), baseline=med(trivial))
+        if "start" in groups:
+            trivial_script = Path(tmp) / "trivial.py"
+            trivial_script.write_text(TRIVIAL_APP)
+            trivial = [start_to_interactive(browser, trivial_script) for _ in range(3)]
+            home = [start_to_interactive(browser, None) for _ in range(3)]
+            row("trivial one-slider Streamlit app: server start to interactive", trivial)
+            row("server start to Home interactive", home, goal=1.5 * med(trivial), baseline=med(trivial))
+        if not groups & {"visits", "attention", "mae", "vae"}:
+            browser.close()
+            return
         server = Server()
         try:
-            for slug, s in first_visits(browser, server).items():
-                row(f"first visit of {PAGES[slug]} (running server)", s, goal=6.0)
+            if "visits" in groups:
+                for slug, s in first_visits(browser, server).items():
+                    row(f"first visit of {PAGES[slug]} (running server)", s, goal=6.0)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(server.url("attention"))
-            _drawn(page)
-            wait_idle(page)
-            row("Attention tab switch to the tab's figure", tab_switches(page, repeats), goal=0.3)
-            row("Attention per-head layer slider to new figure", slider_moves(page, "Layer", moves), goal=0.1)
-            row("upload to every attention view drawn, bundled ViT", uploads(page, repeats), goal=1.0)
-            page.goto(server.url("mae"))
-            _drawn(page)
-            wait_idle(page)
-            row("MAE mask-ratio slider to new panels", slider_moves(page, "Mask ratio", moves), goal=0.1)
-            page.goto(server.url("vae"))
-            frame = page.locator('[data-testid="stImage"]').filter(has_text="decoded frame").locator("img")
-            frame.wait_for(timeout=180_000)
-            wait_idle(page)
-            row("VAE interpolation slider to new decoded frame", slider_moves(
-                page, "t (0 = A, 1 = B)", moves, attr_of=lambda: frame.get_attribute("src")), goal=0.1)
+            if "attention" in groups:
+                page.goto(server.url("attention"))
+                _drawn(page)
+                wait_idle(page)
+                row("Attention tab switch to the tab's figure", tab_switches(page, repeats), goal=0.3)
+                row("Attention per-head layer slider to new figure", slider_moves(page, "Layer", moves), goal=0.1)
+                row("upload to every attention view drawn, bundled ViT", uploads(page, repeats), goal=1.0)
+            if "mae" in groups:
+                page.goto(server.url("mae"))
+                _drawn(page)
+                wait_idle(page)
+                row("MAE mask-ratio slider to new panels", slider_moves(page, "Mask ratio", moves), goal=0.1)
+            if "vae" in groups:
+                page.goto(server.url("vae"))
+                frame = page.locator('[data-testid="stImage"]').filter(has_text="decoded frame").locator("img")
+                frame.wait_for(timeout=180_000)
+                wait_idle(page)
+                row("VAE interpolation slider to new decoded frame", slider_moves(
+                    page, "t (0 = A, 1 = B)", moves, attr_of=lambda: frame.get_attribute("src")), goal=0.1)
             page.close()
         finally:
             server.stop()
         browser.close()
-    row("CLI vizcore attention, bundled ViT (wall)", cli_seconds(["attention"], 3), goal=3.0)
-    row("CLI vizcore mae, bundled MAE (wall)", cli_seconds(["mae"], 3), goal=3.0)
-    return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--moves", type=int, default=10)
+    ap.add_argument("--rows", default=",".join(GROUPS), help=f"comma-separated groups of {', '.join(GROUPS)}")
     args = ap.parse_args()
+    groups = tuple(g.strip() for g in args.rows.split(",") if g.strip())
+    if unknown := set(groups) - set(GROUPS):
+        ap.error(f"unknown --rows {', '.join(sorted(unknown))}; choose from {', '.join(GROUPS)}")
     print("| measurement | median s | n | goal s | met |")
     print("|---|---|---|---|---|")
-    for r in rows(args.repeats, args.moves):
+    for r in rows(args.repeats, args.moves, groups):
         goal = "" if r["goal_s"] is None else f"{r['goal_s']:.2f}"
         met = "" if r["goal_s"] is None else ("yes" if r["median_s"] <= r["goal_s"] else "**no**")
         print(f"| {r['measurement']} | {r['median_s']:.2f} | {r['n']} | {goal} | {met} |")
