@@ -49,3 +49,29 @@ def test_changing_the_query_token_redraws_the_attention_row_with_trace_block_num
     np.testing.assert_allclose(after["grid"], attn[29, 1:].reshape(8, 8), atol=1e-6)
     assert not np.allclose(after["row"], before["row"])
     assert page.locator('[data-testid="stException"]').count() == 0
+
+
+# Every text of every figure as drawn (titles, subplot titles, annotations): its box, the box of its figure, and the
+# figure's title, read from the page's SVG.
+_TEXTS = """() => [...document.querySelectorAll('.js-plotly-plot')].flatMap(el => {
+    const fig = el.getBoundingClientRect(), title = ((el.layout || {}).title || {}).text || '';
+    return [...el.querySelectorAll('.annotation-text, .gtitle')].map(t => {
+        const r = t.getBoundingClientRect();
+        return {text: t.textContent, left: r.left - fig.left, right: r.right - fig.left, top: r.top, bottom: r.bottom,
+                width: fig.width, figure: title.replace(/<[^>]*>/g, '')};
+    });
+})"""
+
+
+def test_every_title_on_the_page_fits_in_its_figure(server, page):
+    """Issue 13 §9 on this page: 'BatchNorm: a mean and variance per feature (over B x N = 1 x 65)' ran off its
+    figure's right edge."""
+    page.goto(server.url("inside"))
+    wait_idle(page)
+    page.locator(".js-plotly-plot").first.wait_for(timeout=120_000)
+    page.get_by_text("BatchNorm: a mean and variance per feature").first.wait_for(timeout=120_000)
+    texts = page.evaluate(_TEXTS)
+    assert any(t["text"].startswith("BatchNorm") for t in texts)
+    outside = [f"{t['figure'][:40]}: {t['text']!r}" for t in texts if t["left"] < -1 or t["right"] > t["width"] + 1]
+    assert not outside, outside
+    assert page.locator('[data-testid="stException"]').count() == 0

@@ -44,3 +44,30 @@ def test_box_selection_shows_a_gallery_and_the_zip_downloads(server, page):
         rows = zf.read("vectors.tsv").decode().splitlines()
         assert len(rows) == 1797 and len(rows[0].split("\t")) == 64
     assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_neighbour_captions_stand_apart(server, page):
+    """Issue 13 §9: the neighbour gallery's captions ran edge to edge ("0 · d = 0.019 0 · d = 0.026")."""
+    page.goto(server.url("projector"))
+    wait_idle(page)
+    page.locator(".js-plotly-plot").first.wait_for(timeout=120_000)
+    page.get_by_role("tab", name="Nearest neighbours").click()
+    wait_idle(page)
+    page.get_by_text(re.compile(r"nearest neighbours")).first.wait_for(timeout=60_000)
+    # the extent of each caption's text as drawn (a Range over its characters), one box per line
+    lines = page.evaluate("""() => {
+        const out = [], walk = document.createTreeWalker(document.querySelector('[data-testid="stMain"]'), 4);
+        for (let t = walk.nextNode(); t; t = walk.nextNode()) {
+            if (!/d = \\d/.test(t.textContent)) continue;
+            const r = document.createRange(); r.selectNodeContents(t);
+            for (const b of r.getClientRects())
+                out.push({left: b.left, right: b.right, top: b.top, text: t.textContent});
+        }
+        return out; }""")
+    assert len(lines) >= 10, lines  # k = 10 captions with their distances
+    rows: dict[int, list] = {}
+    for b in lines:
+        rows.setdefault(round(b["top"] / 4), []).append(b)
+    gaps = [b["left"] - a["right"] for row in rows.values() for a, b in zip(sorted(row, key=lambda b: b["left"]),
+                                                                            sorted(row, key=lambda b: b["left"])[1:])]
+    assert gaps and min(gaps) >= 16, (min(gaps), lines[:3])  # a clear gap between one caption and the next

@@ -42,6 +42,13 @@ def _picture_axes(fig: go.Figure, hw: tuple[int, int], row: int, col: int) -> No
                      col=col, **hidden)
 
 
+def _grey(rgb: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 as its luminance (ITU-R BT.601) in three equal channels: under a semi-transparent map only
+    the map brings hue, so every patch shows a colour of the colour bar (lighter or darker), never a mix."""
+    y = np.rint(rgb.astype(np.float64) @ [0.299, 0.587, 0.114]).astype(np.uint8)  # (H, W)
+    return np.repeat(y[..., None], 3, axis=-1)
+
+
 def _outline(fig: go.Figure, r: int, c: int, ph: int, pw: int, **where) -> None:
     for color, width in (("black", 5), ("white", 2)):  # visible on any image
         fig.add_shape(type="rect", x0=c * pw - 0.5, x1=(c + 1) * pw - 0.5, y0=r * ph - 0.5, y1=(r + 1) * ph - 0.5,
@@ -139,7 +146,7 @@ def layernorm_figure(trace: BlockTrace, *, token: int = 0, image: int = 0, title
     fig = make_subplots(rows=2, cols=2, vertical_spacing=0.2, horizontal_spacing=0.1, subplot_titles=[
         f"{names[token]}: features before and after norm1", "norm1's learned gamma (scale) and beta (shift)",
         "LayerNorm: a mean and variance per token (over D)",
-        f"BatchNorm: a mean and variance per feature (over B x N = {x.shape[0]} x {x.shape[1]})"])
+        f"BatchNorm: a mean and variance per feature<br>(over B x N = {x.shape[0]} x {x.shape[1]})"])
     lines = [(t, "before (x_in)", GREY, 1, 1), (trace.ln1[image, token].numpy(), "after (norm1 output)", BLUE, 1, 1),
              (trace.ln1_gamma.numpy(), "gamma", ORANGE, 1, 2), (trace.ln1_beta.numpy(), "beta", RED, 1, 2),
              (bmean, "batch mean per feature", BLUE, 2, 2), (bvar, "batch variance per feature", ORANGE, 2, 2)]
@@ -212,7 +219,7 @@ def attention_row_figure(trace: BlockTrace, *, head: int = 0, query: int = 0, im
     lay = trace.layout
     p, (gh, gw), (ph, pw) = lay.num_prefix_tokens, lay.grid, lay.patch_size
     row = trace.attn[image, head, query].numpy()  # (N,)
-    rgb = render.as_uint8(trace.image[image])
+    rgb = _grey(render.as_uint8(trace.image[image]))  # a coloured image would tint the map (yellow on red: orange)
     fig = make_subplots(rows=1, cols=1)
     fig.add_trace(_image_trace(rgb, IMAGE_SIDE))
     fig.add_trace(_heatmap(row[p:].reshape(gh, gw), (gh * ph, gw * pw), "nearest", opacity=opacity, zmin=0,
@@ -222,7 +229,7 @@ def attention_row_figure(trace: BlockTrace, *, head: int = 0, query: int = 0, im
     _picture_axes(fig, rgb.shape[:2], 1, 1)
     prefix = ", ".join(f"{n} {row[i]:.1%}" for i, n in enumerate(lay.prefix_names))
     return _style(fig, title or f"Where {lay.token_name(query)} looks (head {head}, block {trace.layer})", 520,
-                  f"attention on prefix tokens: {prefix or 'none'} · outlined: the query patch")
+                  f"attention on prefix tokens: {prefix or 'none'} · outlined: the query patch · image in grey")
 
 
 def scale_entropy_figure(trace: BlockTrace, *, head: int = 0, query: int = 0, image: int = 0,
