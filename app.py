@@ -5,9 +5,11 @@ from pathlib import Path
 import streamlit as st
 from PIL import Image
 
+from vizcore.threads import set_torch_threads
 from vizcore.ui import state
 from vizcore.ui.shell import ensure_navigation
 
+set_torch_threads()  # one torch thread by default: see vizcore/threads.py for why and the measurements
 ensure_navigation()
 state.new_run()  # one count per page run: kept controls tell a returning widget from one on screen
 # A local PNG, served by this server: a ":material/...:" page icon is fetched from a font CDN (fails offline).

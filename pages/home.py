@@ -7,9 +7,11 @@ from vizcore.ui.shell import ensure_navigation
 
 ensure_navigation()
 
-import vizcore as vc  # noqa: E402
-from vizcore.models import format_size  # noqa: E402
-from vizcore.ui import widgets  # noqa: E402
+# Home imports no model library (torch, timm, scikit-learn): the catalog reads the model cards and the curated
+# table, and the download panel is the light `vizcore.ui.downloads` (tests/test_startup.py checks sys.modules).
+from vizcore.models.catalog import list_models  # noqa: E402
+from vizcore.models.curated import format_size  # noqa: E402
+from vizcore.ui import downloads  # noqa: E402
 
 st.title("vizcore: see what image models learn")
 st.markdown(
@@ -43,7 +45,7 @@ st.warning(
 )
 
 st.subheader("Bundled models (trained here, in assets/models)")
-infos = vc.list_models()
+infos = list_models()
 st.dataframe(pd.DataFrame([
     {"model": i.title, "spec": i.spec, "kind": i.kind, "trained on": i.trained_on, "weights here": "yes"}
     for i in infos if i.spec.startswith("bundled:")
@@ -63,7 +65,7 @@ st.dataframe(pd.DataFrame([
 missing = {i.spec: f"{i.title} ({format_size(i.size_bytes)})" for i in curated if not i.offline}
 if missing:
     pick = st.selectbox("Download a model now", list(missing), format_func=missing.get, key="home_download_pick")
-    widgets.download_panel(pick, key="home", title=missing[pick].rsplit(" (", 1)[0])
+    downloads.download_panel(pick, key="home", title=missing[pick].rsplit(" (", 1)[0])
 else:
     st.success("Every curated model's weights are on this machine.", icon=":material/check_circle:")
 

@@ -39,10 +39,10 @@ _LAZY = {
     "MaeResult": "vizcore.analysis.mae",
     "Dataset": "vizcore.data.dataset",
     "load_image": "vizcore.io.images",
-    "ModelHandle": "vizcore.models",
-    "ModelInfo": "vizcore.models",
-    "list_models": "vizcore.models",
-    "load_model": "vizcore.models",
+    "ModelHandle": "vizcore.models.protocols",
+    "ModelInfo": "vizcore.models.info",
+    "list_models": "vizcore.models.catalog",
+    "load_model": "vizcore.models.registry",
     "TokenLayout": "vizcore.models.layout",
 }
 
@@ -70,5 +70,8 @@ if TYPE_CHECKING:  # the same names for type checkers and IDEs
     from vizcore.analysis.mae import MaeResult  # noqa: F401
     from vizcore.data.dataset import Dataset  # noqa: F401
     from vizcore.io.images import load_image  # noqa: F401
-    from vizcore.models import ModelHandle, ModelInfo, list_models, load_model  # noqa: F401
+    from vizcore.models.catalog import list_models  # noqa: F401
+    from vizcore.models.info import ModelInfo  # noqa: F401
     from vizcore.models.layout import TokenLayout  # noqa: F401
+    from vizcore.models.protocols import ModelHandle  # noqa: F401
+    from vizcore.models.registry import load_model  # noqa: F401

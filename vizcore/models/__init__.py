@@ -2,71 +2,75 @@
 
 Specs: ``bundled:<name>`` (assets/models), ``timm:<name>`` (any timm ViT, weights from the local Hugging Face
 cache), ``hf:<repo_id>`` (a transformers ViT-family repo in that cache), ``file:<path>[?arch=<timm name>]`` (a local
-checkpoint or transformers folder). Adding a source is adding one entry to `SOURCES`. Weights reach the cache only
-on request: `download.plan` + `download.download` (the CLI's `vizcore download`, the app's Download weights button).
-Every handle is exactly one of `ViTHandle` (ViTs and MAE encoders: `TimmViT`, `MaeViT`) and `AutoencoderHandle`
-(`TorchAutoencoder`); `ModelHandle` is their union.
+checkpoint or transformers folder). Adding a source is adding one entry to `registry.SOURCES`. Weights reach the
+cache only on request: `download.plan` + `download.download` (the CLI's `vizcore download`, the app's Download
+weights button). Every handle is exactly one of `ViTHandle` (ViTs and MAE encoders: `TimmViT`, `MaeViT`) and
+`AutoencoderHandle` (`TorchAutoencoder`); `ModelHandle` is their union.
+
+The public names load on first use (PEP 562, like the root package): `list_models()` and the curated table come
+from torch-free modules (`catalog`, `curated`, `info`), so listing models costs milliseconds; `load_model` imports
+torch and timm when it is first touched.
 
 May import: `vizcore.io`, `vizcore.errors` (never data, analysis or anything above).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+from typing import TYPE_CHECKING
 
-import torch
-
-from vizcore.errors import ModelError
-from vizcore.models.bundled import list_bundled, load_bundled
-from vizcore.models.curated import (
-    CURATED,
-    available_backbones,
-    estimated_bytes,
-    format_size,
-    needs_download,
-    weights_present,
-)
-from vizcore.models.domain import DomainNote, out_of_domain_note
-from vizcore.models.files import load_file
-from vizcore.models.hf_source import load_hf
-from vizcore.models.protocols import AutoencoderHandle, ModelHandle, ModelInfo, Preprocess, ViTHandle
-from vizcore.models.timm_source import load_timm
-from vizcore.models.vit import TimmViT
-
-SOURCES: dict[str, Callable[..., ModelHandle]] = {
-    "bundled": load_bundled,
-    "timm": load_timm,
-    "hf": load_hf,
-    "file": load_file,
+# public name -> the module that defines it
+_LAZY = {
+    "AutoencoderHandle": "vizcore.models.protocols",
+    "CURATED": "vizcore.models.curated",
+    "DEFAULT_MODEL": "vizcore.models.catalog",
+    "DomainNote": "vizcore.models.domain",
+    "ModelHandle": "vizcore.models.protocols",
+    "ModelInfo": "vizcore.models.info",
+    "Preprocess": "vizcore.models.info",
+    "SOURCES": "vizcore.models.registry",
+    "TimmViT": "vizcore.models.vit",
+    "ViTHandle": "vizcore.models.protocols",
+    "available_backbones": "vizcore.models.curated",
+    "estimated_bytes": "vizcore.models.curated",
+    "format_size": "vizcore.models.curated",
+    "list_models": "vizcore.models.catalog",
+    "load_model": "vizcore.models.registry",
+    "needs_download": "vizcore.models.curated",
+    "out_of_domain_note": "vizcore.models.domain",
+    "random_twin": "vizcore.models.registry",
+    "weights_present": "vizcore.models.curated",
 }
-DEFAULT_MODEL = "bundled:tiny_vit"
+
+__all__ = sorted(_LAZY)
 
 
-def load_model(spec: str, *, pretrained: bool = True) -> ModelHandle:
-    """Load the model `spec` names. `pretrained=False` gives random weights, labelled as such."""
-    scheme, sep, rest = (spec or "").strip().partition(":")
-    if not sep or scheme not in SOURCES or not rest:
-        raise ModelError(
-            f"'{spec}' is not a model spec. Use bundled:<name>, timm:<name>, hf:<repo id> or file:<path>, "
-            f"e.g. {DEFAULT_MODEL} or timm:vit_small_patch16_224.dino."
-        )
-    return SOURCES[scheme](rest, pretrained=pretrained)
+def __getattr__(name: str):
+    """Load a public name on first use and keep it; other names fall through to submodule imports
+    (`from vizcore.models import download`)."""
+    if name not in _LAZY:
+        raise AttributeError(f"module 'vizcore.models' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
 
 
-def random_twin(spec: str, *, seed: int = 0) -> ModelHandle:
-    """`spec`'s architecture and preprocessing with random weights (labelled so), the same for the same seed: the
-    baseline a pretrained model is compared with. The global random state is left as it was."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return load_model(spec, pretrained=False)
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
 
 
-def list_models() -> list[ModelInfo]:
-    """Bundled models and the curated pretrained models, each marked with whether its weights are on this
-    machine (`offline`); curated entries carry purpose (`description`), size, licence and pages."""
-    return list_bundled() + [c.info(offline=weights_present(c.spec)) for c in CURATED]
-
-
-__all__ = ["CURATED", "DEFAULT_MODEL", "SOURCES", "AutoencoderHandle", "DomainNote", "ModelHandle", "ModelInfo",
-           "Preprocess", "TimmViT", "ViTHandle", "available_backbones", "estimated_bytes", "format_size",
-           "list_models", "load_model", "needs_download", "out_of_domain_note", "random_twin", "weights_present"]
+if TYPE_CHECKING:  # the same names for type checkers and IDEs
+    from vizcore.models.catalog import DEFAULT_MODEL, list_models  # noqa: F401
+    from vizcore.models.curated import (  # noqa: F401
+        CURATED,
+        available_backbones,
+        estimated_bytes,
+        format_size,
+        needs_download,
+        weights_present,
+    )
+    from vizcore.models.domain import DomainNote, out_of_domain_note  # noqa: F401
+    from vizcore.models.info import ModelInfo, Preprocess  # noqa: F401
+    from vizcore.models.protocols import AutoencoderHandle, ModelHandle, ViTHandle  # noqa: F401
+    from vizcore.models.registry import SOURCES, load_model, random_twin  # noqa: F401
+    from vizcore.models.vit import TimmViT  # noqa: F401

@@ -1,58 +1,22 @@
-"""`bundled:` models: weights (.safetensors) + a JSON model card in assets/models/, trained by `vizcore train`."""
+"""`bundled:` models: weights (.safetensors) + a JSON model card in assets/models/, trained by `vizcore train`.
+
+Listing them (reading the cards) is `vizcore.models.catalog`, which imports no torch; this module builds them.
+"""
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 from vizcore.errors import ModelError
 from vizcore.models import autoencoders
+from vizcore.models.catalog import assets_dir, list_bundled, models_dir, read_card
 from vizcore.models.checkpoints import load_into, read_state_dict
 from vizcore.models.domain import card_domain
 from vizcore.models.mae import handle as mae_handle
 from vizcore.models.protocols import ModelInfo, Preprocess
 from vizcore.models.vit import TimmViT, build_timm_vit
-
-
-def assets_dir() -> Path:
-    """The assets folder: $VIZCORE_ASSETS, else `assets/` beside the package (editable install / checkout)."""
-    return Path(os.environ.get("VIZCORE_ASSETS", Path(__file__).resolve().parents[2] / "assets"))
-
-
-def models_dir() -> Path:
-    return assets_dir() / "models"
-
-
-def read_card(path: Path) -> dict:
-    try:
-        card = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise ModelError(f"Model card {path.name} is unreadable ({e}); re-run the `vizcore train` recipe.") from None
-    for key in ("name", "kind", "architecture"):
-        if key not in card:
-            raise ModelError(f"Model card {path.name} lacks '{key}'; re-run the `vizcore train` recipe.")
-    return card
-
-
-def list_bundled() -> list[ModelInfo]:
-    infos = []
-    for card_path in sorted(models_dir().glob("*.json")):
-        if not card_path.with_suffix(".safetensors").is_file():
-            continue
-        card = read_card(card_path)
-        domain, trained_on = card_domain(card)
-        infos.append(ModelInfo(
-            spec=f"bundled:{card['name']}",
-            title=card.get("title", card["name"]),
-            kind=card["kind"],
-            description=card.get("description", ""),
-            domain=domain,
-            trained_on=trained_on,
-        ))
-    return infos
 
 
 def handle_from_card(card: dict, weights: Path | None, spec: str, pretrained: bool = True):
@@ -115,6 +79,8 @@ BUILDERS: dict[str, Callable[[dict, Path | None, str, bool], object]] = {
 
 
 def load_bundled(name: str, *, pretrained: bool = True) -> TimmViT:
+    """The bundled model `name` (its card's kind picks the builder); random weights when not `pretrained`.
+    Raises `ModelError` naming the available models when there is no such card."""
     card_path = models_dir() / f"{name}.json"
     if not card_path.is_file():
         have = ", ".join(i.spec for i in list_bundled()) or "none"
@@ -122,3 +88,6 @@ def load_bundled(name: str, *, pretrained: bool = True) -> TimmViT:
     card = read_card(card_path)
     weights = card_path.with_suffix(".safetensors") if pretrained else None
     return handle_from_card(card, weights, f"bundled:{name}", pretrained)
+
+
+__all__ = ["BUILDERS", "assets_dir", "handle_from_card", "list_bundled", "load_bundled", "models_dir", "read_card"]

@@ -16,8 +16,8 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from vizcore.errors import ModelError
-from vizcore.models.download import is_downloaded, source_for_spec
-from vizcore.models.protocols import ModelInfo
+from vizcore.models.download import Source, is_downloaded, source_for_spec, timm_hub_source
+from vizcore.models.info import ModelInfo
 
 ATTENTION, POSEMBED, ANATOMY, MAE_PAGE, PROJECTOR = (
     "Attention", "Position embeddings", "ViT anatomy", "MAE reconstruction", "Embedding projector")
@@ -104,10 +104,21 @@ def lookup(spec: str) -> Curated | None:
     return BY_SPEC.get((spec or "").strip())
 
 
+def hub_source(spec: str) -> Source:
+    """Where `spec`'s weights live on the Hub. A curated `timm:` entry's are in `timm/<name>` (what timm's
+    pretrained config says for every entry; tests/test_startup.py checks it), so listing the curated models
+    imports no timm; any other spec asks `download.source_for_spec`. Raises `ModelError` for specs no download
+    serves."""
+    scheme, _, name = (spec or "").strip().partition(":")
+    if scheme == "timm" and lookup(spec) is not None:
+        return timm_hub_source(f"timm/{name}")
+    return source_for_spec(spec)
+
+
 def weights_present(spec: str) -> bool:
     """Whether a `timm:` / `hf:` spec's weights are in the local Hugging Face cache (False for anything else)."""
     try:
-        return is_downloaded(spec)
+        return is_downloaded(spec, source=hub_source(spec))
     except ModelError:
         return False
 
@@ -116,7 +127,7 @@ def needs_download(spec: str) -> bool:
     """True when `spec` is a downloadable spec (`timm:<name>` with Hub weights, `hf:<repo>`) whose weights are not
     here. Never uses the network; False for bundled / file specs and for names no download could serve."""
     try:
-        source_for_spec(spec)
+        hub_source(spec)
     except ModelError:
         return False
     return not weights_present(spec)

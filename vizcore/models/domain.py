@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vizcore.models.curated import format_size, suggestion
-from vizcore.models.protocols import ModelInfo
+from vizcore.models.info import ModelInfo
 
 DOMAINS = {  # data set name (vizcore.data.list_datasets()) -> what a model trained on it has seen
     "scenes": "synthetic 64-px scenes in which one of 8 simple shapes hides among clutter",

@@ -119,9 +119,14 @@ def _timm_source(name: str) -> Source:
     if not getattr(cfg, "hf_hub_id", None):
         raise ModelError(f"timm's weights for '{name}' are not on the Hugging Face Hub, so vizcore cannot fetch them;"
                          " pick another name from `timm.list_pretrained('*vit*')`.")
-    repo_id, _, revision = cfg.hf_hub_id.partition("@")
-    weights = (cfg.hf_hub_filename,) if getattr(cfg, "hf_hub_filename", None) else TIMM_WEIGHTS
-    return Source(repo_id, revision or None, weights, ("config.json",))
+    return timm_hub_source(cfg.hf_hub_id, getattr(cfg, "hf_hub_filename", None))
+
+
+def timm_hub_source(hf_hub_id: str, filename: str | None = None) -> Source:
+    """The `Source` of timm weights at `hf_hub_id` ("org/name[@revision]", timm's `pretrained_cfg.hf_hub_id`),
+    with `filename` when the config names one (else the files timm looks for)."""
+    repo_id, _, revision = hf_hub_id.partition("@")
+    return Source(repo_id, revision or None, (filename,) if filename else TIMM_WEIGHTS, ("config.json",))
 
 
 def plan(spec: str, *, timeout: float = DEFAULT_TIMEOUT) -> DownloadPlan:
@@ -182,9 +187,13 @@ def download(p: DownloadPlan, *, progress: Progress | None = None, cancel: threa
     return storage / "snapshots" / p.revision
 
 
-def is_downloaded(spec: str) -> bool:
-    """Whether `spec`'s weights (and required files) are in the local cache. Never uses the network."""
-    src = source_for_spec(spec)
+def is_downloaded(spec: str, *, source: Source | None = None) -> bool:
+    """Whether `spec`'s weights (and required files) are in the local cache. Never uses the network.
+
+    source: where the spec's files live when the caller knows it already (`source_for_spec(spec)` otherwise,
+        which imports timm for a `timm:` spec).
+    """
+    src = source or source_for_spec(spec)
 
     def cached(name: str) -> bool:
         return isinstance(try_to_load_from_cache(src.repo_id, name, revision=src.revision), str)

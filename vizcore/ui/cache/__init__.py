@@ -7,104 +7,139 @@ arrays from a sample). Progress bars are created inside the long cached function
 clears them. One module per page family, one public namespace: `from vizcore.ui import cache; cache.model(...)`
 (`core`: models and images; `vit`: attention, position embeddings, anatomy, MAE; `latent`: autoencoders and VAEs;
 `projector`; `inside`: the Inside-a-block page, used as `cache.inside`).
+
+The names load on first use (PEP 562, `_LAZY`): a page pays only for the families it touches, and Home, which
+touches none, imports no model library. A new cached function is one line in `_LAZY` (a test checks none is
+missing).
 """
 
 from __future__ import annotations
 
-from vizcore.ui.cache import inside
-from vizcore.ui.cache.core import (
-    UPLOAD_SIDE,
-    bytes_key,
-    decoded_upload,
-    embedding_sources,
-    image_key,
-    model,
-    model_infos,
-    model_specs,
-    png_bytes,
-    samples,
-)
-from vizcore.ui.cache.latent import (
-    LatentSummary,
-    ae_heldout,
-    ae_split,
-    beta_rows,
-    heldout_mse,
-    latent_paths,
-    latent_summary,
-    pca_curve,
-    probe_table,
-    sprite_factors,
-)
-from vizcore.ui.cache.projector import (
-    embedded_upload,
-    features,
-    kept_upload,
-    knn_score,
-    neighbor_index,
-    path_vectors,
-    probe_score,
-    projection_of,
-    throttled,
-    transfer_baseline,
-    trust_score,
-    upload_set,
-    uploaded_vectors,
-    vector_dataset,
-)
-from vizcore.ui.cache.vit import (
-    AnatomyViews,
-    PosembedViews,
-    Reconstruction,
-    anatomy_views,
-    attention_maps,
-    focus_region,
-    posembed_views,
-    reconstruction,
-)
+import importlib
+from typing import TYPE_CHECKING
 
-__all__ = [
-    "AnatomyViews",
-    "LatentSummary",
-    "PosembedViews",
-    "Reconstruction",
-    "UPLOAD_SIDE",
-    "ae_heldout",
-    "ae_split",
-    "anatomy_views",
-    "attention_maps",
-    "beta_rows",
-    "bytes_key",
-    "decoded_upload",
-    "embedded_upload",
-    "embedding_sources",
-    "features",
-    "focus_region",
-    "heldout_mse",
-    "image_key",
-    "inside",
-    "kept_upload",
-    "knn_score",
-    "latent_paths",
-    "latent_summary",
-    "model",
-    "model_infos",
-    "model_specs",
-    "neighbor_index",
-    "path_vectors",
-    "pca_curve",
-    "png_bytes",
-    "posembed_views",
-    "probe_score",
-    "probe_table",
-    "projection_of",
-    "reconstruction",
-    "samples",
-    "sprite_factors",
-    "throttled",
-    "transfer_baseline",
-    "trust_score",
-    "upload_set",
-    "uploaded_vectors",
-    "vector_dataset",
-]
+# public name -> the module that defines it (a module's own name: the module itself)
+_LAZY = {
+    # core
+    "core": "vizcore.ui.cache.core",
+    "UPLOAD_SIDE": "vizcore.ui.cache.core",
+    "bytes_key": "vizcore.ui.cache.core",
+    "decoded_upload": "vizcore.ui.cache.core",
+    "embedding_sources": "vizcore.ui.cache.core",
+    "image_key": "vizcore.ui.cache.core",
+    "model": "vizcore.ui.cache.core",
+    "model_infos": "vizcore.ui.cache.core",
+    "model_specs": "vizcore.ui.cache.core",
+    "png_bytes": "vizcore.ui.cache.core",
+    "samples": "vizcore.ui.cache.core",
+    # vit
+    "vit": "vizcore.ui.cache.vit",
+    "AnatomyViews": "vizcore.ui.cache.vit",
+    "PosembedViews": "vizcore.ui.cache.vit",
+    "Reconstruction": "vizcore.ui.cache.vit",
+    "anatomy_views": "vizcore.ui.cache.vit",
+    "attention_maps": "vizcore.ui.cache.vit",
+    "focus_region": "vizcore.ui.cache.vit",
+    "posembed_views": "vizcore.ui.cache.vit",
+    "reconstruction": "vizcore.ui.cache.vit",
+    # latent
+    "latent": "vizcore.ui.cache.latent",
+    "LatentSummary": "vizcore.ui.cache.latent",
+    "ae_heldout": "vizcore.ui.cache.latent",
+    "ae_split": "vizcore.ui.cache.latent",
+    "beta_rows": "vizcore.ui.cache.latent",
+    "heldout_mse": "vizcore.ui.cache.latent",
+    "latent_paths": "vizcore.ui.cache.latent",
+    "latent_summary": "vizcore.ui.cache.latent",
+    "pca_curve": "vizcore.ui.cache.latent",
+    "probe_table": "vizcore.ui.cache.latent",
+    "sprite_factors": "vizcore.ui.cache.latent",
+    # projector
+    "projector": "vizcore.ui.cache.projector",
+    "embedded_upload": "vizcore.ui.cache.projector",
+    "features": "vizcore.ui.cache.projector",
+    "kept_upload": "vizcore.ui.cache.projector",
+    "knn_score": "vizcore.ui.cache.projector",
+    "neighbor_index": "vizcore.ui.cache.projector",
+    "path_vectors": "vizcore.ui.cache.projector",
+    "probe_score": "vizcore.ui.cache.projector",
+    "projection_of": "vizcore.ui.cache.projector",
+    "throttled": "vizcore.ui.cache.projector",
+    "transfer_baseline": "vizcore.ui.cache.projector",
+    "trust_score": "vizcore.ui.cache.projector",
+    "upload_set": "vizcore.ui.cache.projector",
+    "uploaded_vectors": "vizcore.ui.cache.projector",
+    "vector_dataset": "vizcore.ui.cache.projector",
+    # inside
+    "inside": "vizcore.ui.cache.inside",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str):
+    """Load a cached function (or a page family's module) on first use and keep it."""
+    if name not in _LAZY:
+        raise AttributeError(f"module 'vizcore.ui.cache' has no attribute {name!r}")
+    module = importlib.import_module(_LAZY[name])
+    value = module if module.__name__.rsplit(".", 1)[-1] == name else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # the same names for type checkers and IDEs
+    from vizcore.ui.cache import core, inside, latent, projector, vit  # noqa: F401
+    from vizcore.ui.cache.core import (  # noqa: F401
+        UPLOAD_SIDE,
+        bytes_key,
+        decoded_upload,
+        embedding_sources,
+        image_key,
+        model,
+        model_infos,
+        model_specs,
+        png_bytes,
+        samples,
+    )
+    from vizcore.ui.cache.latent import (  # noqa: F401
+        LatentSummary,
+        ae_heldout,
+        ae_split,
+        beta_rows,
+        heldout_mse,
+        latent_paths,
+        latent_summary,
+        pca_curve,
+        probe_table,
+        sprite_factors,
+    )
+    from vizcore.ui.cache.projector import (  # noqa: F401
+        embedded_upload,
+        features,
+        kept_upload,
+        knn_score,
+        neighbor_index,
+        path_vectors,
+        probe_score,
+        projection_of,
+        throttled,
+        transfer_baseline,
+        trust_score,
+        upload_set,
+        uploaded_vectors,
+        vector_dataset,
+    )
+    from vizcore.ui.cache.vit import (  # noqa: F401
+        AnatomyViews,
+        PosembedViews,
+        Reconstruction,
+        anatomy_views,
+        attention_maps,
+        focus_region,
+        posembed_views,
+        reconstruction,
+    )
