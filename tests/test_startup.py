@@ -1,0 +1,107 @@
+"""Cold start stays cheap (issue 15): what Home, `list_models()` and a CLI command import, and the thread choice.
+
+Timings live in benchmarks (bench_browser.py --rows start,cli), never in tests: these tests check the causes
+instead, in a fresh interpreter each (a module imported by another test would hide an import).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL_LIBRARIES = ("torch", "timm", "torchvision", "sklearn", "scipy")
+
+
+def _fresh(code: str, env: dict[str, str] | None = None) -> dict:
+    """Run `code` in a new interpreter at the repo root; it prints one JSON object as its last line."""
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                         env={**os.environ, **(env or {})})
+    assert out.returncode == 0, out.stderr[-2000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.apptest
+def test_home_imports_no_model_library_and_lists_the_models():
+    """Server start -> Home: app.py and pages/home.py need no torch, timm or scikit-learn, and still list the
+    bundled and the curated models."""
+    code = f"""
+import json, sys
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file({str(ROOT / "app.py")!r}, default_timeout=120).run()
+tables = [list(df.value["spec"]) for df in at.dataframe]
+print(json.dumps({{"exception": [str(e.value) for e in at.exception], "tables": tables,
+                  "heavy": [m for m in {MODEL_LIBRARIES!r} if m in sys.modules]}}))
+"""
+    out = _fresh(code)
+    assert not out["exception"], out["exception"]
+    assert out["heavy"] == [], f"Home imported {out['heavy']}"
+    bundled, curated = out["tables"]
+    assert "bundled:tiny_vit" in bundled and "bundled:tiny_mae" in bundled
+    assert "timm:vit_small_patch16_224.dino" in curated and "hf:facebook/vit-mae-base" in curated
+
+
+def test_list_models_imports_no_model_library():
+    code = f"""
+import json, sys
+import vizcore as vc
+from vizcore.models import format_size, weights_present
+infos = vc.list_models()
+print(json.dumps({{"specs": [i.spec for i in infos], "present": weights_present("timm:vit_small_patch16_224.dino"),
+                  "heavy": [m for m in {MODEL_LIBRARIES!r} if m in sys.modules]}}))
+"""
+    out = _fresh(code)
+    assert out["heavy"] == [], f"list_models() imported {out['heavy']}"
+    assert "bundled:tiny_vit" in out["specs"] and "timm:vit_small_patch16_224.dino" in out["specs"]
+
+
+def test_curated_hub_sources_match_timm():
+    """The catalog names a curated timm model's Hub repo without importing timm; it is what timm's pretrained
+    config says (so `weights_present` looks in the same place as a download)."""
+    from vizcore.models import curated
+    from vizcore.models import download as dl
+
+    for entry in curated.CURATED:
+        if entry.spec.startswith("timm:"):
+            assert curated.hub_source(entry.spec) == dl.source_for_spec(entry.spec), entry.spec
+
+
+def test_cli_attention_loads_only_what_it_uses(tmp_path):
+    """`vizcore attention` on the bundled ViT loads neither the training recipes nor scikit-learn / scipy, and
+    runs torch with the thread count `vizcore.threads` chose."""
+    from vizcore.data.scenes import sample_scenes
+
+    image = tmp_path / "scene.png"
+    sample_scenes(n=1)[0][1].save(image)
+    code = f"""
+import json, sys
+from vizcore.cli import main
+code = main(["attention", {str(image)!r}, "--out", {str(tmp_path / "a.png")!r}])
+import torch
+unused = ("sklearn", "scipy", "vizcore.train", "vizcore.cli.train")
+print(json.dumps({{"code": code, "threads": torch.get_num_threads(),
+                  "loaded": [m for m in unused if m in sys.modules]}}))
+"""
+    out = _fresh(code, env={"VIZCORE_THREADS": "1"})
+    assert out["code"] == 0 and (tmp_path / "a.png").stat().st_size > 0
+    assert out["loaded"] == [], f"vizcore attention imported {out['loaded']}"
+    assert out["threads"] == 1
+
+
+@pytest.mark.parametrize(("env", "expected"), [
+    ({}, 1), ({"OMP_NUM_THREADS": "2"}, 2), ({"VIZCORE_THREADS": "2", "OMP_NUM_THREADS": "1"}, 2),
+    ({"VIZCORE_THREADS": "zero", "OMP_NUM_THREADS": "0"}, 1),
+])
+def test_thread_count_comes_from_the_environment_or_the_default(monkeypatch, env, expected):
+    from vizcore import threads
+
+    for var in ("VIZCORE_THREADS", "OMP_NUM_THREADS"):
+        monkeypatch.delenv(var, raising=False)
+    for var, value in env.items():
+        monkeypatch.setenv(var, value)
+    assert threads.torch_threads() == expected
