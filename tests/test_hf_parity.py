@@ -296,3 +296,26 @@ def test_folder_detection(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(CheckpointError, match="no model.safetensors"):
         resolve_trainer_folder(tmp_path / "empty")
+
+
+@pytest.mark.parametrize("eps", [None, 0.05])  # transformers' default 1e-12, and a config that sets its own
+def test_mae_pretraining_folder_as_the_full_mae_matches_transformers(eps, tmp_path):
+    """A ViTMAEForPreTraining folder becomes our MAE (encoder and decoder) with the config's LayerNorm eps: the
+    release's 1e-6 was used for every MAE, transformers' is `layer_norm_eps` (1e-12 unless the config says)."""
+    import vizcore as vc
+
+    extra = {} if eps is None else {"layer_norm_eps": eps}
+    hf_model = _hf_model("ViTMAEForPreTraining", "ViTMAEConfig", mask_ratio=0.75, decoder_hidden_size=16,
+                         decoder_num_hidden_layers=1, decoder_intermediate_size=32, decoder_num_attention_heads=2,
+                         **extra)
+    handle = vc.load_model(f"file:{_save(hf_model, tmp_path)}")
+    want = hf_model.config.layer_norm_eps
+    norms = [m for m in [*handle.mae.modules(), *handle.module.modules()] if isinstance(m, torch.nn.LayerNorm)]
+    assert norms and {m.eps for m in norms} == {want}  # the MAE and the encoder the attention pages use
+    pixels = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(3))
+    noise = torch.rand(2, 16, generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        theirs = hf_model(pixels, noise=noise)
+        _, pred, mask, _ = handle.mae(pixels, mask_ratio=0.75, noise=noise)
+    assert torch.equal(mask, theirs.mask)
+    assert (pred - theirs.logits).abs().max() < TOL

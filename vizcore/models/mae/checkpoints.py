@@ -69,7 +69,7 @@ def _torch_load(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
 
 
 def infer_config(sd: dict[str, torch.Tensor], *, num_heads: int | None = None, decoder_num_heads: int = 16,
-                 norm_pix_loss: bool = False, encoder_only_ok: bool = False) -> MaeConfig:
+                 norm_pix_loss: bool = False, encoder_only_ok: bool = False, norm_eps: float = 1e-6) -> MaeConfig:
     """The architecture a state dict with official names describes (square grid, as every MAE release uses).
 
     Without decoder_* keys the checkpoint is encoder-only: an error, unless `encoder_only_ok` (then the decoder
@@ -97,7 +97,8 @@ def infer_config(sd: dict[str, torch.Tensor], *, num_heads: int | None = None, d
                               "if this is not an MAE).")
     return MaeConfig(img_size=grid * p, patch_size=p, in_chans=C, embed_dim=D, depth=_count(sd, "blocks"),
                      num_heads=heads, decoder_embed_dim=Dd, decoder_depth=_count(sd, "decoder_blocks"),
-                     decoder_num_heads=decoder_num_heads, mlp_ratio=hidden / D, norm_pix_loss=norm_pix_loss)
+                     decoder_num_heads=decoder_num_heads, mlp_ratio=hidden / D, norm_pix_loss=norm_pix_loss,
+                     norm_eps=norm_eps)
 
 
 def _count(sd: dict, prefix: str) -> int:
@@ -172,7 +173,8 @@ def from_hf(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 
 def read_mae_config(path: str | Path) -> dict:
-    """Head counts and norm_pix_loss from a Hugging Face `config.json` in (or beside) the checkpoint; {} if none."""
+    """Head counts, norm_pix_loss and the LayerNorm eps (`layer_norm_eps`, transformers' default 1e-12 when the
+    file leaves it out) from a Hugging Face `config.json` in (or beside) the checkpoint; {} if none."""
     path = Path(path)
     config = (resolve_trainer_folder(path) if path.is_dir() else path.parent) / "config.json"
     if not config.is_file():
@@ -185,4 +187,4 @@ def read_mae_config(path: str | Path) -> dict:
         return {}
     names = {"num_attention_heads": "num_heads", "decoder_num_attention_heads": "decoder_num_heads",
              "norm_pix_loss": "norm_pix_loss"}
-    return {ours: c[hf] for hf, ours in names.items() if hf in c}
+    return {ours: c[hf] for hf, ours in names.items() if hf in c} | {"norm_eps": float(c.get("layer_norm_eps", 1e-12))}

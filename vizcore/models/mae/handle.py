@@ -63,7 +63,7 @@ def build(sd: dict[str, torch.Tensor], cfg: MaeConfig, info: ModelInfo, preproce
           source: str) -> MaeViT:
     """A handle over an MAE state dict with official names; without decoder_* keys it is encoder-only."""
     if "decoder_pred.weight" not in sd:
-        encoder = build_timm_vit(_timm_arch(cfg))
+        encoder = _encoder(cfg)
         load_into(encoder, {k: v for k, v in sd.items() if k != "mask_token"}, source)
         return MaeViT(None, encoder, info, preprocess, cfg)
     mae = MaskedAutoencoder(cfg)
@@ -79,10 +79,19 @@ def wrap(mae: MaskedAutoencoder) -> MaeViT:
 
 def _over(mae: MaskedAutoencoder, info: ModelInfo, preprocess: Preprocess) -> MaeViT:
     """The handle, with a timm ViT encoder that shares the MAE's encoder tensors (no second copy)."""
-    encoder = build_timm_vit(_timm_arch(mae.cfg))
+    encoder = _encoder(mae.cfg)
     shared = {k: v for k, v in mae.state_dict(keep_vars=True).items() if k in encoder.state_dict()}
     encoder.load_state_dict(shared, strict=True, assign=True)
     return MaeViT(mae, encoder, info, preprocess, mae.cfg)
+
+
+def _encoder(cfg: MaeConfig) -> torch.nn.Module:
+    """The timm ViT over the MAE's encoder, its LayerNorms with the MAE's eps (timm's default is the release's)."""
+    encoder = build_timm_vit(_timm_arch(cfg))
+    for m in encoder.modules():
+        if isinstance(m, torch.nn.LayerNorm):
+            m.eps = cfg.norm_eps
+    return encoder
 
 
 def _timm_arch(cfg: MaeConfig) -> dict:
@@ -120,10 +129,10 @@ def from_checkpoint(path: Path, spec: str, *, num_heads: int | None = None, norm
         norm_pix_loss = bool(args.get("norm_pix_loss", hf.get("norm_pix_loss", False)))
     cfg = infer_config(sd, num_heads=num_heads or hf.get("num_heads"),
                        decoder_num_heads=hf.get("decoder_num_heads", 16), norm_pix_loss=norm_pix_loss,
-                       encoder_only_ok=True)
+                       encoder_only_ok=True, norm_eps=hf.get("norm_eps", 1e-6))
     full = "decoder_pred.weight" in sd
     if not pretrained:
-        sd = (MaskedAutoencoder(cfg) if full else build_timm_vit(_timm_arch(cfg))).state_dict()
+        sd = (MaskedAutoencoder(cfg) if full else _encoder(cfg)).state_dict()
     name = title or f"{path.name} (MAE{'' if full else ', encoder only'})"
     info = ModelInfo(spec, name + ("" if pretrained else " (random weights)"), "mae",
                      "An MAE loaded from a local checkpoint.", pretrained=pretrained)

@@ -3,7 +3,8 @@
 Parameter names follow the official release (facebookresearch/mae `models_mae.py`) so its checkpoints load
 strictly: `cls_token`, `pos_embed`, `patch_embed.proj.*`, `blocks.{i}.{norm1, attn.qkv, attn.proj, norm2,
 mlp.fc1, mlp.fc2}.*`, `norm.*`, `mask_token`, `decoder_pos_embed`, `decoder_embed.*`, `decoder_blocks.{i}.*`,
-`decoder_norm.*`, `decoder_pred.*`. Pre-norm blocks, fused qkv, exact GELU, LayerNorm eps 1e-6, fixed 2-D sin-cos
+`decoder_norm.*`, `decoder_pred.*`. Pre-norm blocks, fused qkv, exact GELU, LayerNorm eps 1e-6 (the release's;
+transformers' ViTMAE uses its config's `layer_norm_eps`, 1e-12 by default: `MaeConfig.norm_eps`), fixed 2-D sin-cos
 position embeddings (stored in the state dict, as in the release).
 
 `forward` runs the paper's four stages and returns everything a visualiser needs (pred, mask, ids_restore).
@@ -34,6 +35,7 @@ class MaeConfig:
     decoder_num_heads: int = 16
     mlp_ratio: float = 4.0
     norm_pix_loss: bool = False  # the loss (and so the prediction) is on per-patch normalised pixels
+    norm_eps: float = 1e-6       # every LayerNorm's eps: the release's 1e-6; transformers' layer_norm_eps (1e-12)
 
     @property
     def grid(self) -> int:
@@ -74,11 +76,11 @@ class Mlp(nn.Module):
 class Block(nn.Module):
     """Pre-norm transformer block: x + attn(norm1(x)), then + mlp(norm2(x))."""
 
-    def __init__(self, dim: int, num_heads: int, mlp_ratio: float) -> None:
+    def __init__(self, dim: int, num_heads: int, mlp_ratio: float, eps: float = 1e-6) -> None:
         super().__init__()
-        self.norm1 = nn.LayerNorm(dim, eps=1e-6)
+        self.norm1 = nn.LayerNorm(dim, eps=eps)
         self.attn = Attention(dim, num_heads)
-        self.norm2 = nn.LayerNorm(dim, eps=1e-6)
+        self.norm2 = nn.LayerNorm(dim, eps=eps)
         self.mlp = Mlp(dim, int(dim * mlp_ratio))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -112,14 +114,14 @@ class MaskedAutoencoder(nn.Module):
         self.patch_embed = PatchEmbed(cfg.patch_size, cfg.in_chans, D)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, D))
         self.pos_embed = _fixed_pos_embed(D, cfg.grid)
-        self.blocks = nn.ModuleList(Block(D, cfg.num_heads, cfg.mlp_ratio) for _ in range(cfg.depth))
-        self.norm = nn.LayerNorm(D, eps=1e-6)
+        self.blocks = nn.ModuleList(Block(D, cfg.num_heads, cfg.mlp_ratio, cfg.norm_eps) for _ in range(cfg.depth))
+        self.norm = nn.LayerNorm(D, eps=cfg.norm_eps)
         self.decoder_embed = nn.Linear(D, Dd)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, Dd))
         self.decoder_pos_embed = _fixed_pos_embed(Dd, cfg.grid)
         self.decoder_blocks = nn.ModuleList(
-            Block(Dd, cfg.decoder_num_heads, cfg.mlp_ratio) for _ in range(cfg.decoder_depth))
-        self.decoder_norm = nn.LayerNorm(Dd, eps=1e-6)
+            Block(Dd, cfg.decoder_num_heads, cfg.mlp_ratio, cfg.norm_eps) for _ in range(cfg.decoder_depth))
+        self.decoder_norm = nn.LayerNorm(Dd, eps=cfg.norm_eps)
         self.decoder_pred = nn.Linear(Dd, cfg.patch_size ** 2 * cfg.in_chans)
 
     # ---- the four stages ----------------------------------------------------------------------------------------
