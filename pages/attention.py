@@ -7,6 +7,7 @@ from vizcore.ui.shell import ensure_navigation
 ensure_navigation()
 
 from vizcore.ui import attention_views as views  # noqa: E402
+from vizcore.ui import reuse  # noqa: E402
 from vizcore.ui import cache, state, widgets  # noqa: E402
 from vizcore.ui.errors import inline_errors  # noqa: E402
 
@@ -29,7 +30,6 @@ with inline_errors():
 views.summary(handle, maps, image_name, image.size)
 views.scale_picker()
 view = views.View(handle, maps, display, choice, key, image, fit, image_name)
-tabs = st.tabs(views.TABS)
-for tab, draw in zip(tabs, views.DRAW):
-    with tab:
-        draw(view)
+views.tabs(view)
+
+reuse.settle()  # after the page is drawn: later runs skip re-walking the loaded heap

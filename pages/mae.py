@@ -7,6 +7,7 @@ from vizcore.ui.shell import ensure_navigation
 ensure_navigation()
 
 from vizcore.ui import cache, notes, state, widgets  # noqa: E402
+from vizcore.ui import reuse  # noqa: E402
 from vizcore.ui import mae_views as views  # noqa: E402
 from vizcore.ui.errors import inline_errors  # noqa: E402
 
@@ -24,17 +25,6 @@ if not choice.pretrained:
     st.warning("Random weights: this MAE is untrained, so its reconstructions are noise, not learned guesses.")
 st.markdown(views.describe(handle))
 notes.upscaled(picked.name, picked.image.size, handle.preprocess.size)
-masking = views.masking_controls(handle)
-with inline_errors():
-    out = cache.reconstruction(choice.spec, choice.pretrained, picked.key, [picked.image], masking)
+views.explore(choice, picked, handle)
 
-tabs = st.tabs(["Reconstruction", "Strategies side by side", "Error vs mask ratio"])
-with inline_errors(), tabs[0]:
-    views.panels(out, f"MAE reconstruction of {picked.name}", masking, choice.title)
-    views.focus(choice.spec, choice.pretrained, picked.key, [picked.image], masking, out)
-    views.patch_errors(out)
-with inline_errors(), tabs[1]:
-    views.strategies(choice.spec, choice.pretrained, picked.key, [picked.image], masking)
-with inline_errors(), tabs[2]:
-    images, set_key = views.sample_set()
-    views.sweep(choice.spec, choice.pretrained, set_key, images, masking)
+reuse.settle()  # after the page is drawn: later runs skip re-walking the loaded heap

@@ -113,9 +113,10 @@ def head_maps(image, maps, *, title: str, layer: int, colorscale: str = "Inferno
     grids = _array(maps, 3, "maps of shape (heads, gh, gw)")
     shown = render.normalize(grids, axis=(-2, -1)) if scale == "head" else grids
     fig, cols = _panels(len(grids), cols, [f"head {h}" for h in range(len(grids))])
+    picture = _image_trace(rgb, PANEL_SIDE)  # the same image under every head: encoded once
     for h, grid in enumerate(grids):
         row, col = divmod(h, cols)
-        fig.add_trace(_image_trace(rgb, PANEL_SIDE), row=row + 1, col=col + 1)
+        fig.add_trace(go.Image(picture), row=row + 1, col=col + 1)
         fig.add_trace(_heatmap(grid, rgb.shape[:2], interpolation, shown=shown[h], opacity=opacity,
                                coloraxis="coloraxis", name=f"head {h}"), row=row + 1, col=col + 1)
     lo, hi = color_range(shown, "absolute" if scale == "absolute" else "map")

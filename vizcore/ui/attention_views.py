@@ -13,7 +13,7 @@ from vizcore import figures
 from vizcore.analysis import attention
 from vizcore.export import picture, render
 from vizcore.figures.attention import color_range
-from vizcore.ui import cache, notes
+from vizcore.ui import cache, notes, reuse
 from vizcore.ui.state import keep, remembered
 
 EXPLAIN_PREFIX = {
@@ -40,6 +40,12 @@ class View:
     image: object  # the picked PIL image
     fit: str
     name: str  # the image's name, for captions and downloads
+
+    def ident(self, *controls) -> tuple:
+        """What a figure of this view depends on (model, image, fit, display, colour scale) plus `controls`."""
+        d = self.display
+        return (self.choice.spec, self.choice.pretrained, self.key, self.fit, d.opacity, d.colorscale,
+                d.interpolation, _scale(), *controls)
 
 
 def summary(handle, maps: attention.AttentionMaps, image_name: str, image_size: tuple[int, int]) -> None:
@@ -90,10 +96,10 @@ def per_head(v: View) -> None:
     grids = attention.cls_maps(maps, layer)[0]  # (H, gh, gw)
     level = attention.uniform_level(maps.layout)
     title = f"{_query_name(maps)} attention per head, layer {layer}"
-    st.plotly_chart(figures.head_maps(
+    st.plotly_chart(reuse.figure(v.ident("per_head", layer), lambda: figures.head_maps(
         _img(maps), grids, title=title, layer=layer, colorscale=display.colorscale, opacity=display.opacity,
         interpolation=display.interpolation, scale="absolute" if _scale() == "absolute" else "figure",
-        uniform=level), width="stretch")
+        uniform=level)), width="stretch")
     names = [f"head {h}" for h in range(len(grids))]
     _flat_note(names, grids, level)
     _downloads(v, grids, title, level, f"cls_layer{layer}_heads", names=names)
@@ -104,9 +110,9 @@ def overview(v: View) -> None:
     maps, display = v.maps, v.display
     grids = np.stack([attention.cls_maps(maps, layer)[0].numpy() for layer in range(maps.num_layers)])
     level = attention.uniform_level(maps.layout)
-    st.plotly_chart(figures.layers_heads_overview(
+    st.plotly_chart(reuse.figure(v.ident("overview"), lambda: figures.layers_heads_overview(
         grids, title=f"{_query_name(maps)} attention, every layer (rows) × head (columns)",
-        colorscale=display.colorscale, scale=_scale(), uniform=level), width="stretch")
+        colorscale=display.colorscale, scale=_scale(), uniform=level)), width="stretch")
     names = [f"layer {i} head {h}" for i in range(grids.shape[0]) for h in range(grids.shape[1])]
     _flat_note(names, grids.reshape(-1, *grids.shape[2:]), level)
 
@@ -122,7 +128,7 @@ def rollout(v: View) -> None:
     grid = attention.rollout(maps, head_fusion=fusion, discard_ratio=discard)[0]
     level = attention.uniform_level(maps.layout, "patches")
     title = f"Attention rollout ({fusion} over heads, discard {discard:.2f})"
-    st.plotly_chart(_overlay(v, grid, title, level), width="stretch")
+    st.plotly_chart(_overlay(v, grid, title, level, "rollout", fusion, discard), width="stretch")
     _flat_note(["the rollout"], grid[None], level)
     st.caption("Rollout multiplies each layer's attention (plus the identity for the residual path, rows "
                "re-normalised) through the network: how much each patch can reach the CLS token.")
@@ -143,7 +149,7 @@ def grad_rollout(v: View) -> None:
     grid = attention.grad_rollout(gmaps)[0]
     level = attention.uniform_level(maps.layout, "patches")
     title = f"Gradient-weighted rollout for '{_name(handle, idx)}'"
-    st.plotly_chart(_overlay(v, grid, title, level), width="stretch")
+    st.plotly_chart(_overlay(v, grid, title, level, "grad_rollout", int(idx)), width="stretch")
     _flat_note(["the gradient rollout"], grid[None], level)
     st.caption("Chefer et al. 2021 (gradient-only): each layer's attention weighted by the gradient of the class "
                "score, negatives clipped, averaged over heads, accumulated as R ← R + ĀR.")
@@ -166,10 +172,10 @@ def query_patch(v: View) -> None:
     grid = attention.query_map(maps, layer, token, fusion)[0]
     level = attention.uniform_level(lay)
     title = f"Where patch ({row}, {col}) looks at layer {layer}"
-    fig = figures.attention_overlay(
+    fig = reuse.figure(v.ident("query", layer, row, col, fusion), lambda: figures.attention_overlay(
         _img(maps), grid, title=title, opacity=display.opacity, colorscale=display.colorscale,
         interpolation=display.interpolation, patch_size=lay.patch_size, highlight=(row, col), pickable=True,
-        scale=_scale(), uniform=level)
+        scale=_scale(), uniform=level))
     event = st.plotly_chart(fig, width="stretch", on_select="rerun", selection_mode="points", key="q_chart")
     st.caption("Click a patch on the image (or use the sliders) to see where it looks.")
     _flat_note([f"patch ({row}, {col})'s map"], grid[None], level)
@@ -207,9 +213,9 @@ def masks(v: View) -> None:
     layer = c1.slider("Layer", 0, maps.num_layers - 1, key=_layer_key(maps, "m_layer"))
     mass = c2.slider("Keep this share of attention mass", 0.1, 1.0, step=0.05, key=keep("m_mass", 0.6, lo=0.1, hi=1.0))
     kept = attention.mass_mask(attention.cls_maps(maps, layer)[0], mass)  # (H, gh, gw)
-    st.plotly_chart(figures.mass_masks(_img(maps), kept, mass=mass,
-                                       title=f"Smallest patch sets holding {mass:.0%} of each head's attention, "
-                                             f"layer {layer}"), width="stretch")
+    st.plotly_chart(reuse.figure(v.ident("masks", layer, mass), lambda: figures.mass_masks(
+        _img(maps), kept, mass=mass, title=f"Smallest patch sets holding {mass:.0%} of each head's attention, "
+                                            f"layer {layer}")), width="stretch")
     st.caption("As in DINO: sort patches by attention and keep the fewest that together hold the chosen mass.")
 
 
@@ -224,21 +230,30 @@ def prefix_tokens(v: View) -> None:
         return
     share = attention.prefix_share(maps)[0].numpy()  # (L, H, p)
     level = attention.uniform_level(lay)
-    st.plotly_chart(figures.prefix_share_heatmap(share, lay.prefix_names, uniform=level,
-                                                 title="Share of attention each prefix token receives "
-                                                       "(averaged over all queries)"), width="stretch")
+    st.plotly_chart(reuse.figure(v.ident("prefix_share"), lambda: figures.prefix_share_heatmap(
+        share, lay.prefix_names, uniform=level,
+        title="Share of attention each prefix token receives (averaged over all queries)")), width="stretch")
     name = st.selectbox("Show where this prefix token looks", lay.prefix_names,
                         key=keep("p_token", lay.prefix_names[0], options=lay.prefix_names))
     layer = st.slider("Layer", 0, maps.num_layers - 1, key=_layer_key(maps, "p_layer"))
     grid = attention.query_map(maps, layer, lay.prefix_names.index(name), "mean")[0]
     title = f"Attention of the {name} token over the patches, layer {layer}"
-    st.plotly_chart(_overlay(v, grid, title, level), width="stretch")
+    st.plotly_chart(_overlay(v, grid, title, level, "prefix", name, layer), width="stretch")
     _flat_note([f"the {name} token's map"], grid[None], level)
     _downloads(v, grid[None], title, level, f"{name}_layer{layer}")
 
 
 TABS = ["Per head", "All layers", "Rollout", "Gradient rollout", "Query patch", "Mass masks", "Prefix tokens"]
 DRAW = [per_head, overview, rollout, grad_rollout, query_patch, masks, prefix_tokens]
+
+
+@st.fragment
+def tabs(v: View) -> None:
+    """The views as tabs; only the open tab is computed and sent, and switching tabs reruns only this part."""
+    for tab, draw in zip(st.tabs(TABS, key="att_tab", on_change="rerun"), DRAW):
+        if tab.open:
+            with tab:
+                draw(v)
 
 
 def _layer_key(maps, key: str) -> str:
@@ -250,11 +265,12 @@ def _img(maps) -> np.ndarray:
     return maps.image[0].numpy()
 
 
-def _overlay(v: View, grid, title: str, uniform: float):
+def _overlay(v: View, grid, title: str, uniform: float, *controls):
+    """The overlay of `grid` on the image, built once per view and `controls` (what chose `grid`)."""
     d = v.display
-    return figures.attention_overlay(_img(v.maps), grid, title=title, opacity=d.opacity, colorscale=d.colorscale,
-                                     interpolation=d.interpolation, patch_size=v.maps.layout.patch_size,
-                                     scale=_scale(), uniform=uniform)
+    return reuse.figure(v.ident(*controls), lambda: figures.attention_overlay(
+        _img(v.maps), grid, title=title, opacity=d.opacity, colorscale=d.colorscale, interpolation=d.interpolation,
+        patch_size=v.maps.layout.patch_size, scale=_scale(), uniform=uniform))
 
 
 def _flat_note(names: list[str], grids, level: float) -> None:

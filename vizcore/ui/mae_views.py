@@ -14,7 +14,8 @@ from vizcore.analysis.mae import PANEL_TITLES
 from vizcore.errors import ModelError
 from vizcore.export import picture, render
 from vizcore.models.mae.handle import ENCODER_ONLY, MaeViT
-from vizcore.ui import cache
+from vizcore.ui import cache, reuse
+from vizcore.ui.errors import inline_errors
 from vizcore.ui.state import keep
 
 STRATEGY_HELP = {
@@ -61,6 +62,32 @@ class Masking:
             return mae.rectangle_region(g, *self.rectangle), None
         rollout = attention.rollout(attention.capture(handle, x))  # (B, gh, gw), sums to 1
         return mae.attention_region(rollout, g), rollout
+
+
+TABS = ["Reconstruction", "Strategies side by side", "Error vs mask ratio"]
+
+
+@st.fragment
+def explore(choice, picked, handle) -> None:
+    """The masking controls and the views they drive. Moving a control reruns only this part, and only the open
+    tab is computed (switching tabs reruns this part too)."""
+    masking = masking_controls(handle)
+    images, ident = [picked.image], (choice.spec, choice.pretrained, picked.key)
+    with inline_errors():
+        out = cache.reconstruction(*ident, images, masking)
+    recon, side, sweep_tab = st.tabs(TABS, key="mae_tab", on_change="rerun")
+    if recon.open:
+        with inline_errors(), recon:
+            panels(out, f"MAE reconstruction of {picked.name}", masking, choice.title, ident)
+            focus(*ident, images, masking, out)
+            patch_errors(out, (*ident, masking))
+    if side.open:
+        with inline_errors(), side:
+            strategies(*ident, images, masking)
+    if sweep_tab.open:
+        with inline_errors(), sweep_tab:
+            sample, set_key = sample_set()
+            sweep(choice.spec, choice.pretrained, set_key, sample, masking)
 
 
 def masking_controls(handle) -> Masking:
@@ -118,28 +145,36 @@ def _unnormalize_choice(handle) -> str:
                          "own mean and variance to display them leaks information the model never saw.")
 
 
-def panels(out: cache.Reconstruction, title: str, m: Masking, model: str) -> None:
-    """The four panels of image 0 as a figure, and the same as a PNG (title, settings and `model` above them)."""
+def panels(out: cache.Reconstruction, title: str, m: Masking, model: str, ident: tuple = ()) -> None:
+    """The four panels of image 0 as a figure, and the same as a PNG (title, settings and `model` above them).
+
+    `ident` names the model and image `out` came from; with it the figure is built once per masking choice."""
     imgs = [p[0] for p in out.panels]
     mse = out.hidden_mse[0]
     sub = f"mask ratio {m.ratio:.2f} · {out.kept} patches kept · {m.strategy} · seed {m.seed}"
     if out.mask[0].sum() > 0:
         sub += f" · MSE on hidden patches {mse:.4f}"
-    st.plotly_chart(figures.mae_panels(*imgs, title=title, subtitle=sub), width="stretch")
+    build = lambda: figures.mae_panels(*imgs, title=title, subtitle=sub)  # noqa: E731
+    st.plotly_chart(reuse.figure((*ident, m, "panels", title, sub), build) if ident else build(), width="stretch")
     st.caption(UNTRAINED)
     if out.mask[0].sum() == 0:
         st.warning("Nothing is hidden at this mask ratio, so the whole reconstruction panel is the decoder's output "
                    "over visible patches, which the MAE's loss never trained: it is not a reconstruction.",
                    icon=":material/warning:")
     lines = [model, sub]
-    strip = picture.titled(render.labelled_strip(imgs, list(PANEL_TITLES), side=320), title, lines)
-    st.download_button("Download the panels (PNG)", picture.png(strip, title=title, lines=lines, model=model),
-                       file_name="mae_panels.png", mime="image/png", icon=":material/download:")
+
+    def png() -> bytes:  # made when clicked, not on every move of the slider
+        strip = picture.titled(render.labelled_strip(imgs, list(PANEL_TITLES), side=320), title, lines)
+        return picture.png(strip, title=title, lines=lines, model=model)
+
+    st.download_button("Download the panels (PNG)", png, file_name="mae_panels.png", mime="image/png",
+                       icon=":material/download:", on_click="ignore")
 
 
-def patch_errors(out: cache.Reconstruction) -> None:
-    """The error of every hidden patch of image 0."""
-    st.plotly_chart(figures.patch_error_figure(out.error[0], out.mask[0]), width="stretch")
+def patch_errors(out: cache.Reconstruction, ident: tuple = ()) -> None:
+    """The error of every hidden patch of image 0 (built once per `ident`: model, image and masking, when given)."""
+    build = lambda: figures.patch_error_figure(out.error[0], out.mask[0])  # noqa: E731
+    st.plotly_chart(reuse.figure((*ident, "patch_errors"), build) if ident else build(), width="stretch")
 
 
 def focus(spec: str, pretrained: bool, key: str, images: list, m: Masking, out: cache.Reconstruction) -> None:

@@ -11,7 +11,7 @@ import torch
 from vizcore import figures
 from vizcore.analysis import latent
 from vizcore.export import picture, render
-from vizcore.ui import cache, notes
+from vizcore.ui import cache, notes, reuse
 from vizcore.ui.errors import inline_errors
 from vizcore.ui.state import forget, keep
 from vizcore.ui.widgets import UPLOAD_TYPES, uploaded
@@ -95,7 +95,7 @@ def interpolation(handle, spec: str, pretrained: bool, a: Endpoint, b: Endpoint)
                       help="slerp turns the direction along a great circle and changes the norm linearly; lerp "
                            "takes the straight line, which passes closer to the origin.")
     n = c2.slider("Frames in the strip and the GIF", 3, 21, step=1, key=keep("vae_frames", 9, lo=3, hi=21))
-    _frame_view(handle, paths, method, a, b)
+    _frame_view(handle, paths, method, a, b, (spec, pretrained, a.key, b.key))
     path = paths[method]
     pick = np.linspace(0, FRAMES - 1, n).round().astype(int)
     st.plotly_chart(figures.image_grid(
@@ -128,18 +128,20 @@ def _outside_prior(dim: int, codes: dict) -> None:
 
 
 @st.fragment
-def _frame_view(handle, paths: dict, method: str, a: Endpoint, b: Endpoint) -> None:
-    """The t slider and the decoded frame: a fragment, so moving t re-renders only this part."""
+def _frame_view(handle, paths: dict, method: str, a: Endpoint, b: Endpoint, ident: tuple) -> None:
+    """The t slider and the decoded frame: a fragment, so moving t re-renders only this part; every picture is
+    made once per t (`ident`: model and endpoints) and reused when t comes back."""
     t = st.slider("t (0 = A, 1 = B)", 0.0, 1.0, step=0.01, key=keep("vae_t", 0.5, lo=0.0, hi=1.0))
     i = int(round(t * (FRAMES - 1)))
     path = paths[method]
     c1, c2, c3, c4 = st.columns([1, 1, 1.4, 3])
-    c1.image(_png(a.image[0], 128), caption=a.caption)
-    c2.image(_png(b.image[0], 128), caption=b.caption)
-    c3.image(_png(path.images[i]), caption=f"decoded frame at t = {t:.2f} · |z| = {path.norms[i]:.2f}")
-    c4.plotly_chart(figures.norm_path_figure(
+    c1.image(reuse.figure((*ident, "A"), lambda: _png(a.image[0], 128)), caption=a.caption)
+    c2.image(reuse.figure((*ident, "B"), lambda: _png(b.image[0], 128)), caption=b.caption)
+    c3.image(reuse.figure((*ident, method, i), lambda: _png(path.images[i])),
+             caption=f"decoded frame at t = {t:.2f} · |z| = {path.norms[i]:.2f}")
+    c4.plotly_chart(reuse.figure((*ident, "norms", t), lambda: figures.norm_path_figure(
         path.t, {m: p.norms for m, p in paths.items()}, title="Latent norm along the path", current_t=t,
-        prior_norm=float(np.sqrt(handle.latent_dim))), width="stretch", key="vae_norms")
+        prior_norm=float(np.sqrt(handle.latent_dim)))), width="stretch", key="vae_norms")
 
 
 def traversals(handle, spec: str, pretrained: bool, a: Endpoint) -> None:
