@@ -82,7 +82,7 @@ def start_to_interactive(browser, script: Path | None, path: str = "") -> float:
     server = AppServer(script)
     try:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(server.url(path))
+        page.goto(server.url(path), timeout=180_000)
         _interactive(page)
         out = time.perf_counter() - t0
         page.close()
