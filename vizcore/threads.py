@@ -2,11 +2,11 @@
 
 Default: ONE intra-op thread (`DEFAULT_THREADS`). This machine class has 2 cores, and the app (Streamlit serves
 every session from threads of one process) or a second job usually keeps one of them busy; a 2-thread torch op
-then spin-waits for the busy core. Measured here (2 cores, load average 5-12 from other jobs): an anatomy trace
-took 0.03-0.05 s with 1 thread and ~1.2 s with 2; the MAE training recipe ran 5x slower until OMP_NUM_THREADS=1;
-`vizcore attention` and a ViT-S/16 capture: see benchmarks/RESULTS.md (issue 15) for 1 vs 2 threads.
-On an idle machine 2 threads make a large ViT's forward up to ~1.6x faster: set `VIZCORE_THREADS=2` (or
-`OMP_NUM_THREADS`) there.
+then spin-waits for the busy core. Measured here (2 cores, load average 7-11 from other jobs, issue 15): a ViT-S/16
+attention capture of one 224 px image took 0.18-0.23 s with 1 thread and 2.5-3.2 s with 2 (single runs 0.36-4.2 s);
+an anatomy trace 0.03-0.05 s vs ~1.2 s; the MAE training recipe ran 5x slower until OMP_NUM_THREADS=1.
+`vizcore attention` on the bundled ViT is import-bound (about the same with 1 or 2). On an idle machine 2 threads
+make a large ViT's forward faster: set `VIZCORE_THREADS=2` there.
 
 Override: `VIZCORE_THREADS`, else `OMP_NUM_THREADS` (the standard variable, honoured as it is), else the default.
 """
