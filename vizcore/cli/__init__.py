@@ -42,9 +42,9 @@ def parser(command: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command; returns its exit code (2 after a `VizcoreError`, printed as one line on stderr)."""
+    set_torch_threads()  # before any command module imports torch (vizcore/threads.py says why one thread)
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser(argv[0] if argv else None).parse_args(argv)
-    set_torch_threads()
     try:
         return args.run(args) or 0
     except VizcoreError as e:
