@@ -4,7 +4,7 @@ The import graph is built from the AST of every module under `vizcore/` (functio
 lazy import cannot hide an arrow that points back up. Layers, lowest first (see README "Architecture"):
 
     base      vizcore.errors, vizcore.numba_cache,       imports nothing from vizcore
-              vizcore.threads
+              vizcore.threads, vizcore.lazy
     io        vizcore.io.*                               base
     data      vizcore.data.*                             io, base
     models    vizcore.models.*                           io, base
@@ -40,7 +40,7 @@ def layer(module: str) -> str:
     parts = module.split(".")
     if module == "vizcore":
         return "root"
-    if parts[1] in ("errors", "numba_cache", "threads"):
+    if parts[1] in ("errors", "numba_cache", "threads", "lazy"):
         return "base"
     if parts[1] in ("ui", "cli", "__main__"):
         return "interface"
@@ -134,18 +134,24 @@ def test_lazy_tables_name_real_modules():
 
 
 def test_no_dunder_import_or_importlib():
-    """Dynamic imports hide arrows; the one exception is a package's `_LAZY` table (read by the graph), whose
-    `__init__` may call `import_module` on the table's values."""
+    """Dynamic imports hide arrows; the one exception is `vizcore.lazy.load`, used only for the values of a
+    package's `_LAZY` table (which the graph reads)."""
     offenders = []
-    lazy = lazy_packages()
     for name, path in _modules().items():
-        if name in lazy:
+        if name == "vizcore.lazy":
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) in (
                     "__import__", "import_module"):
                 offenders.append(f"{name}:{node.lineno}")
     assert not offenders, f"dynamic imports hide the graph: {offenders}"
+
+
+def test_only_lazy_packages_load_by_name():
+    """`vizcore.lazy` (its `load` and `lazy_attributes`) is used only by packages with a `_LAZY` table."""
+    graph = import_graph()
+    users = {m for m, ts in graph.items() if "vizcore.lazy" in ts}
+    assert users <= set(lazy_packages()), f"load by name outside a lazy table: {users - set(lazy_packages())}"
 
 
 def test_no_import_cycles():

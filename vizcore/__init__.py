@@ -10,11 +10,11 @@ command pays only for what it touches (torch, timm and scikit-learn take seconds
 
 from __future__ import annotations
 
-import importlib
 import os
 from typing import TYPE_CHECKING
 
 from vizcore.errors import VizcoreError  # noqa: F401 - public, eager (cheap)
+from vizcore.lazy import lazy_attributes
 
 # huggingface_hub's telemetry asks the hub for a file before a download's first request (3 s timeout): with no
 # network that pushes the "cannot reach" message past 5 s. Set before anything imports huggingface_hub.
@@ -48,19 +48,7 @@ _LAZY = {
 
 __all__ = sorted([*_LAZY, "VizcoreError"])
 
-
-def __getattr__(name: str):
-    """Load a public name on first use and keep it (later lookups are plain attribute reads)."""
-    if name not in _LAZY:
-        raise AttributeError(f"module 'vizcore' has no attribute {name!r}")
-    module = importlib.import_module(_LAZY[name])
-    value = module if module.__name__.rsplit(".", 1)[-1] == name else getattr(module, name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_attributes("vizcore", _LAZY, globals())
 
 
 if TYPE_CHECKING:  # the same names for type checkers and IDEs

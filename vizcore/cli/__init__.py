@@ -8,10 +8,10 @@ scikit-learn or pandas); `vizcore --help`, an unknown command and `parser()` loa
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 
 from vizcore.errors import VizcoreError
+from vizcore.lazy import load
 from vizcore.threads import set_torch_threads
 
 # command name -> the module that registers it (`add(sub)`), in `vizcore --help` order
@@ -36,7 +36,7 @@ def parser(command: str | None = None) -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     modules = [_LAZY[command]] if command in _LAZY else dict.fromkeys(_LAZY.values())
     for name in modules:
-        importlib.import_module(name).add(sub)
+        load(name).add(sub)
     return p
 
 

@@ -16,8 +16,9 @@ May import: `vizcore.io`, `vizcore.errors` (never data, analysis or anything abo
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from vizcore.lazy import lazy_attributes
 
 # public name -> the module that defines it
 _LAZY = {
@@ -45,18 +46,8 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str):
-    """Load a public name on first use and keep it; other names fall through to submodule imports
-    (`from vizcore.models import download`)."""
-    if name not in _LAZY:
-        raise AttributeError(f"module 'vizcore.models' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_LAZY[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+# other names fall through to submodule imports (`from vizcore.models import download`)
+__getattr__, __dir__ = lazy_attributes("vizcore.models", _LAZY, globals())
 
 
 if TYPE_CHECKING:  # the same names for type checkers and IDEs

@@ -15,8 +15,9 @@ missing).
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from vizcore.lazy import lazy_attributes
 
 # public name -> the module that defines it (a module's own name: the module itself)
 _LAZY = {
@@ -77,18 +78,7 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str):
-    """Load a cached function (or a page family's module) on first use and keep it."""
-    if name not in _LAZY:
-        raise AttributeError(f"module 'vizcore.ui.cache' has no attribute {name!r}")
-    module = importlib.import_module(_LAZY[name])
-    value = module if module.__name__.rsplit(".", 1)[-1] == name else getattr(module, name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_attributes("vizcore.ui.cache", _LAZY, globals())
 
 
 if TYPE_CHECKING:  # the same names for type checkers and IDEs
