@@ -1,0 +1,37 @@
+"""`vizcore.ui.reuse`: figures built once per control value, and the heap frozen so Streamlit's post-run gc is cheap."""
+
+from __future__ import annotations
+
+import gc
+
+from vizcore.ui import reuse
+
+
+def test_a_figure_is_built_once_per_ident_and_shared():
+    built = []
+
+    def build(value):
+        built.append(value)
+        return {"value": value}
+
+    first = reuse.figure(("test_reuse", "layer", 1), lambda: build(1))
+    again = reuse.figure(("test_reuse", "layer", 1), lambda: build(99))  # same ident: not built again
+    other = reuse.figure(("test_reuse", "layer", 2), lambda: build(2))
+    assert first is again and first == {"value": 1}
+    assert other == {"value": 2} and built == [1, 2]
+
+
+def test_settle_freezes_the_loaded_heap_once_and_again_after_it_grows():
+    gc.unfreeze()
+    try:
+        reuse.settle()
+        frozen = gc.get_freeze_count()
+        assert frozen > 0 and len(gc.get_objects(generation=2)) < reuse.REFREEZE
+        reuse.settle()  # nothing new: no second collection
+        assert gc.get_freeze_count() == frozen
+        keep = [[i] for i in range(reuse.REFREEZE + 10)]  # a newly loaded model's worth of long-lived objects
+        gc.collect()  # they reach the oldest generation
+        reuse.settle()
+        assert gc.get_freeze_count() >= frozen + reuse.REFREEZE and keep
+    finally:
+        gc.unfreeze()
