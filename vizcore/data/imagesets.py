@@ -323,7 +323,7 @@ def _decode_all(files: list[Member], image_size: tuple[int, int], max_pixels: in
         except ImageError:
             skipped.append((f.path, Reason.UNREADABLE))
         else:
-            out[len(kept)] = _fit(img, H, W)
+            out[len(kept)] = fit_image(img, H, W)
             kept.append(i)
         if progress is not None:
             progress(i + 1, len(files))
@@ -331,8 +331,10 @@ def _decode_all(files: list[Member], image_size: tuple[int, int], max_pixels: in
     return (images.clone() if len(kept) < len(files) // 2 else images), kept
 
 
-def _fit(img: Image.Image, H: int, W: int) -> torch.Tensor:
-    """Resize to fit inside (H, W) keeping the aspect ratio, centre on black: (3, H, W) float32 in [0, 1]."""
+def fit_image(img: Image.Image, H: int = 64, W: int = 64) -> torch.Tensor:
+    """Resize to fit inside (H, W) keeping the aspect ratio, centre on black: (3, H, W) float32 in [0, 1].
+
+    How every image of an image set is brought to one size (in memory here, streamed by `vizcore embed`)."""
     scale = min(W / img.width, H / img.height)
     w, h = max(1, round(img.width * scale)), max(1, round(img.height * scale))
     canvas = Image.new("RGB", (W, H))

@@ -28,10 +28,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 
 from vizcore.analysis import embeddings
 from vizcore.data.image_stream import ImageItem, open_images
+from vizcore.data.imagesets import fit_image
 from vizcore.errors import ImageError, InputError
 from vizcore.io.archives import SkipError
 from vizcore.models import load_model
@@ -39,6 +41,7 @@ from vizcore.models import load_model
 SHARD_ROWS = 4096
 MANIFEST = "embed.json"
 Progress = Callable[[int, int], object]  # progress(images done, total)
+PIXELS_HW = (64, 64)  # "pixels": every image fitted into this size, as in the app's in-memory image sets
 
 
 @dataclass(frozen=True)
@@ -102,7 +105,16 @@ def _thumbnail(image, side: int) -> bytes | None:
 
 def vector_dim(handle, job: EmbedJob) -> int:
     """D of the job's vectors (one black image embedded), so a batch whose images all fail keeps the schema."""
-    return int(embeddings.compute(handle, [Image.new("RGB", (32, 32))], layer=job.layer, pooling=job.pooling).shape[1])
+    black = _model_input(handle, [Image.new("RGB", (32, 32))])
+    return int(embeddings.compute(handle, black, layer=job.layer, pooling=job.pooling).shape[1])
+
+
+def _model_input(handle, images: list[Image.Image]):
+    """What `embeddings.compute` gets: the images, or for "pixels" each fitted into PIXELS_HW on black, as the
+    app's in-memory image sets are (photos of any size then give vectors of one length, 3 x 64 x 64)."""
+    if isinstance(handle, str) and handle == "pixels":
+        return torch.stack([fit_image(im, *PIXELS_HW) for im in images])
+    return images
 
 
 def embed_items(handle, items: list[ImageItem], rows: list[int], job: EmbedJob, dim: int):
@@ -116,7 +128,7 @@ def embed_items(handle, items: list[ImageItem], rows: list[int], job: EmbedJob, 
             skipped.append((item.id, err.reason))
         except ImageError as err:
             skipped.append((item.id, str(err)))
-    X = embeddings.compute(handle, images, layer=job.layer, pooling=job.pooling,
+    X = embeddings.compute(handle, _model_input(handle, images), layer=job.layer, pooling=job.pooling,
                            batch_size=job.batch_size) if images else np.zeros((0, dim), np.float32)
     thumbs = [_thumbnail(im, job.thumb) for im in images]
     return shard_table([r for _, r in kept], [i for i, _ in kept], X, thumbs), skipped
