@@ -235,7 +235,8 @@ def _hf_folder(path, sd: dict, generation: int, heads: int = 2):
     path.mkdir()
     save_file(_to_hf(sd, generation), str(path / "model.safetensors"))
     (path / "config.json").write_text(json.dumps({"model_type": "vit_mae", "num_attention_heads": heads,
-                                                  "decoder_num_attention_heads": heads, "norm_pix_loss": False}))
+                                                  "decoder_num_attention_heads": heads, "norm_pix_loss": False,
+                                                  "layer_norm_eps": 1e-6}))  # the eps `sd` was made with
     return path
 
 
