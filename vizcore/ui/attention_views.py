@@ -247,13 +247,14 @@ TABS = ["Per head", "All layers", "Rollout", "Gradient rollout", "Query patch", 
 DRAW = [per_head, overview, rollout, grad_rollout, query_patch, masks, prefix_tokens]
 
 
-@st.fragment
 def tabs(v: View) -> None:
-    """The views as tabs; only the open tab is computed and sent, and switching tabs reruns only this part."""
-    for tab, draw in zip(st.tabs(TABS, key="att_tab", on_change="rerun"), DRAW):
-        if tab.open:
-            with tab:
-                draw(v)
+    """The views as tabs, each a fragment (a control reruns only its view; figures come from `reuse.figure`).
+
+    Every tab is computed on a full run: lazy tabs (`st.tabs(on_change="rerun")` around these nested fragments)
+    left the per-head Layer slider showing 0 while the figure kept layer 3 after a switch away and back."""
+    for tab, draw in zip(st.tabs(TABS), DRAW):
+        with tab:
+            draw(v)
 
 
 def _layer_key(maps, key: str) -> str:
