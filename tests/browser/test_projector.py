@@ -19,6 +19,14 @@ def test_box_selection_shows_a_gallery_and_the_zip_downloads(server, page):
     plot = page.locator(".js-plotly-plot").first
     plot.wait_for(timeout=120_000)
     assert page.evaluate("() => document.querySelector('.js-plotly-plot')._fullLayout.dragmode") == "select"
+    before = page.evaluate("() => document.querySelector('.js-plotly-plot')._fullLayout.xaxis.range.slice()")
+    box = plot.locator(".nsewdrag").first.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.wheel(0, -240)  # the wheel zooms (plotly's scrollZoom is off for 2-D axes unless asked for)
+    page.wait_for_function("r => JSON.stringify(document.querySelector('.js-plotly-plot')._fullLayout.xaxis.range)"
+                           " !== JSON.stringify(r)", arg=before, timeout=30_000)
+    page.dblclick(".js-plotly-plot .nsewdrag")  # back to the whole map
+    wait_idle(page)
     box = plot.locator(".nsewdrag").first.bounding_box()  # no toolbar click: a plain drag selects
     x0, y0 = box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3
     page.mouse.move(x0, y0)

@@ -169,9 +169,10 @@ def draw_map(data: DataChoice, source: Source, proj: projection.Projection, disp
                    "row number under *Nearest neighbours*.")
         return []
     event = st.plotly_chart(fig, width="stretch", key="pj_map", on_select="rerun",
-                            selection_mode=("points", "box", "lasso"))
-    st.caption("Drag on the map to select points with a box (*Lasso Select* and *Pan* are in the toolbar); click "
-               "one point to see its nearest neighbours. Double-click to clear.")
+                            selection_mode=("points", "box", "lasso"),
+                            config={"scrollZoom": True})  # plotly zooms 2-D axes on the wheel only when asked
+    st.caption("Drag on the map to select points with a box (*Lasso Select* and *Pan* are in the toolbar); scroll "
+               "to zoom; click one point to see its nearest neighbours. Double-click to clear.")
     return selected_rows(event, len(proj.coords))
 
 
