@@ -6,7 +6,7 @@ import streamlit as st
 from PIL import Image
 
 from vizcore.threads import set_torch_threads
-from vizcore.ui import state
+from vizcore.ui import reuse, state
 from vizcore.ui.shell import ensure_navigation
 
 set_torch_threads()  # one torch thread by default: see vizcore/threads.py for why and the measurements
@@ -28,4 +28,7 @@ page = st.navigation(
         st.Page("pages/projector.py", title="Embedding projector", icon=":material/scatter_plot:"),
     ]
 )
-page.run()
+try:
+    page.run()
+finally:  # every page: freeze the long-lived heap, so Streamlit's gc after each run skips it (vizcore.ui.reuse)
+    reuse.settle()

@@ -116,15 +116,27 @@ def first_visits(browser, server) -> dict[str, float]:
     return out
 
 
+# The open tab's own figure or image is on screen: drawn (plotly laid out / image decoded) and visible.
+TAB_SHOWN = """name => {
+    const tab = [...document.querySelectorAll('[role="tab"]')].find(t => t.textContent.trim() === name);
+    if (!tab || tab.getAttribute('aria-selected') !== 'true') return false;
+    const panel = document.getElementById(tab.getAttribute('aria-controls'));
+    if (!panel || panel.offsetParent === null) return false;
+    return [...panel.querySelectorAll('.js-plotly-plot, [data-testid="stImage"] img')].some(e =>
+        e.offsetParent !== null && (e.tagName === 'IMG' ? e.complete && e.naturalWidth > 0 : !!e._fullLayout));
+}"""
+
+
 def tab_switches(page, repeats: int) -> list[float]:
-    tabs = page.locator('[data-baseweb="tab"]')
+    """Click the page's tabs in turn (Streamlit draws every tab's body on each run; a switch is in the browser)."""
+    tabs = page.get_by_role("tab")
+    names = [tabs.nth(k).inner_text().strip() for k in range(tabs.count())]
     out = []
     for i in range(repeats):
-        target = tabs.nth((i % (tabs.count() - 1)) + 1 if i % 2 == 0 else 0)
-        before = page.evaluate(PLOTS)
+        name = names[(i % (len(names) - 1)) + 1 if i % 2 == 0 else 0]
         t = time.perf_counter()
-        target.click()
-        page.wait_for_function(f"old => ({PLOTS})() !== old", arg=before, timeout=60_000)
+        page.get_by_role("tab", name=name, exact=True).click()
+        page.wait_for_function(TAB_SHOWN, arg=name, timeout=60_000)
         out.append(time.perf_counter() - t)
         page.wait_for_function(RUN_DONE, timeout=60_000)
     return out
@@ -133,11 +145,13 @@ def tab_switches(page, repeats: int) -> list[float]:
 def slider_moves(page, label: str, moves: int, changed: str = PLOTS, attr_of=None) -> list[float]:
     slider = page.locator('[data-testid="stSlider"]').filter(has_text=label).get_by_role("slider").first
     slider.focus()
+    at_max = slider.get_attribute("aria-valuenow") == slider.get_attribute("aria-valuemax")  # e.g. the last layer
+    keys = ("ArrowLeft", "ArrowRight") if at_max else ("ArrowRight", "ArrowLeft")
     out = []
     for i in range(moves):
         before = page.evaluate(changed) if attr_of is None else attr_of()
         t = time.perf_counter()
-        page.keyboard.press("ArrowRight" if i % 2 == 0 else "ArrowLeft")
+        page.keyboard.press(keys[i % 2])
         check = f"old => ({changed})() !== old" if attr_of is None else FRAME_CHANGED
         page.wait_for_function(check, arg=before, timeout=60_000)
         out.append(time.perf_counter() - t)

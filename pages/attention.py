@@ -7,7 +7,6 @@ from vizcore.ui.shell import ensure_navigation
 ensure_navigation()
 
 from vizcore.ui import attention_views as views  # noqa: E402
-from vizcore.ui import reuse  # noqa: E402
 from vizcore.ui import cache, state, widgets  # noqa: E402
 from vizcore.ui.errors import inline_errors  # noqa: E402
 
@@ -32,4 +31,3 @@ views.scale_picker()
 view = views.View(handle, maps, display, choice, key, image, fit, image_name)
 views.tabs(view)
 
-reuse.settle()  # after the page is drawn: later runs skip re-walking the loaded heap

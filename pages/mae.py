@@ -7,7 +7,6 @@ from vizcore.ui.shell import ensure_navigation
 ensure_navigation()
 
 from vizcore.ui import cache, notes, state, widgets  # noqa: E402
-from vizcore.ui import reuse  # noqa: E402
 from vizcore.ui import mae_views as views  # noqa: E402
 from vizcore.ui.errors import inline_errors  # noqa: E402
 
@@ -27,4 +26,3 @@ st.markdown(views.describe(handle))
 notes.upscaled(picked.name, picked.image.size, handle.preprocess.size)
 views.explore(choice, picked, handle)
 
-reuse.settle()  # after the page is drawn: later runs skip re-walking the loaded heap

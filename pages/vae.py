@@ -7,7 +7,6 @@ from vizcore.ui.shell import ensure_navigation
 ensure_navigation()
 
 from vizcore.ui import cache, widgets  # noqa: E402
-from vizcore.ui import reuse  # noqa: E402
 from vizcore.ui import vae_views as views  # noqa: E402
 from vizcore.ui.errors import inline_errors  # noqa: E402
 
@@ -39,4 +38,3 @@ with inline_errors():
     with tabs[4]:
         views.tradeoff(handle, spec, pretrained)
 
-reuse.settle()  # after the page is drawn: later runs skip re-walking the loaded heap
