@@ -7,7 +7,9 @@ set is adding one entry to `DATASETS`. May import: `vizcore.data` modules below 
 from __future__ import annotations
 
 import functools
+import importlib.util
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -18,26 +20,35 @@ from vizcore.data.scenes import CLUTTER, data_seed, make_scenes
 from vizcore.data.sprites import BROWSE_SEED, BROWSE_SIZE, SHAPES, make_sprites
 from vizcore.errors import InputError
 
-# Photos bundled inside installed dependencies (display name -> (package, name)), so there are examples offline.
+# Photos bundled inside installed dependencies (display name -> (package, file inside it)), so there are examples
+# offline: the files scikit-image's `data.astronaut()` etc. and scikit-learn's `load_sample_image` read.
 _SAMPLES = {
-    "astronaut (scikit-image)": ("skimage", "astronaut"),
-    "cat (scikit-image)": ("skimage", "chelsea"),
-    "coffee (scikit-image)": ("skimage", "coffee"),
-    "rocket (scikit-image)": ("skimage", "rocket"),
-    "china (scikit-learn)": ("sklearn", "china.jpg"),
-    "flower (scikit-learn)": ("sklearn", "flower.jpg"),
+    "astronaut (scikit-image)": ("skimage", "data/astronaut.png"),
+    "cat (scikit-image)": ("skimage", "data/chelsea.png"),
+    "coffee (scikit-image)": ("skimage", "data/coffee.png"),
+    "rocket (scikit-image)": ("skimage", "data/rocket.jpg"),
+    "china (scikit-learn)": ("sklearn", "datasets/images/china.jpg"),
+    "flower (scikit-learn)": ("sklearn", "datasets/images/flower.jpg"),
 }
+
+
+def _bundled_photo(package: str, file: str) -> Image.Image:
+    """A photo shipped inside an installed package, read by path as RGB.
+
+    Both packages decode these files with PIL, so the pixels are theirs (tests/test_data_samples.py compares), without
+    importing them: `skimage.io` pulls in scipy (about 3 s) and `sklearn.datasets` scikit-learn (1.5 s quiet, 9 s
+    on a busy machine); `find_spec` of a top-level package only locates it.
+    """
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise InputError(f"The sample photos need {package} installed (pip install scikit-image scikit-learn).")
+    with Image.open(Path(spec.submodule_search_locations[0]) / file) as img:
+        return img.convert("RGB")
 
 
 @functools.lru_cache(maxsize=1)
 def _cached_samples() -> dict[str, Image.Image]:
-    from skimage import data as skdata  # imported here: both packages are slow to import and rarely needed
-    from sklearn.datasets import load_sample_image
-
-    def array(package: str, name: str) -> np.ndarray:
-        return getattr(skdata, name)() if package == "skimage" else load_sample_image(name)
-
-    return {label: Image.fromarray(array(*src)).convert("RGB") for label, src in _SAMPLES.items()}
+    return {label: _bundled_photo(*src) for label, src in _SAMPLES.items()}
 
 
 def sample_images() -> dict[str, Image.Image]:
