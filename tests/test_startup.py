@@ -105,3 +105,40 @@ def test_thread_count_comes_from_the_environment_or_the_default(monkeypatch, env
     for var, value in env.items():
         monkeypatch.setenv(var, value)
     assert threads.torch_threads() == expected
+
+
+def _loads(code: str, watched: tuple[str, ...]) -> list[str]:
+    """Which of `watched` a fresh interpreter has loaded after running `code`."""
+    return _fresh(f"{code}\nimport json, sys\nprint(json.dumps([m for m in {watched!r} if m in sys.modules]))")
+
+
+def test_render_loads_neither_pandas_nor_plotly_validators():
+    """`from vizcore.export import render` and colouring a map: no pandas (the projector writers' dependency,
+    loaded on first use of `vizcore.export.tf_projector` & co) and no plotly validators / narwhals (the named colour
+    scales are read from `plotly.colors`' modules)."""
+    code = """
+import numpy as np
+from vizcore.export import render
+render.colorize(np.eye(4), "Inferno_r")
+render.check_colorscale("Viridis")
+"""
+    assert _loads(code, ("pandas", "narwhals", "_plotly_utils.basevalidators")) == []
+    assert _loads("import vizcore.export as e; e.write_vectors_tsv", ("pandas",)) == []
+
+
+def test_sample_images_import_neither_scikit_learn_nor_scikit_image():
+    """The offline photos are files inside the two packages, read by path (`sklearn.datasets` costs 1.5-9 s,
+    `skimage.io` imports scipy)."""
+    code = "from vizcore.data import sample_images\nassert len(sample_images()) == 6"
+    assert _loads(code, ("sklearn", "skimage", "scipy")) == []
+
+
+@pytest.mark.parametrize("names", ["latent_scatter, image_grid", "head_maps", "mae_panels"])
+def test_figures_load_only_their_topic(names: str):
+    """`from vizcore.figures import ...` loads only the modules defining those names: the VAE and Autoencoders
+    pages import no timm (figures.mae reads MAE checkpoints, whose transformers converter imports timm only when
+    it converts)."""
+    loaded = _loads(f"from vizcore.figures import {names}", ("timm", "vizcore.figures.mae", "vizcore.figures.latent"))
+    assert "timm" not in loaded
+    assert ("vizcore.figures.mae" in loaded) == ("mae_panels" in names)
+    assert ("vizcore.figures.latent" in loaded) == ("latent_scatter" in names)

@@ -20,17 +20,19 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from safetensors.torch import load_file
-from timm.models.deit import VisionTransformerDistilled
-from timm.models.vision_transformer import VisionTransformer
 
 from vizcore.errors import CheckpointError, ModelError
+
+if TYPE_CHECKING:
+    from timm.models.vision_transformer import VisionTransformer
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -79,16 +81,27 @@ class HfVit:
     ignored: tuple[str, ...] = ()  # checkpoint parts deliberately not converted, each with its reason
 
 
-class _DeiTClassTokenHead(VisionTransformerDistilled):
-    """DeiTForImageClassification: distillation token in the sequence, classifier on the CLS token only."""
+@cache
+def _timm_classes() -> tuple[type, type, type]:
+    """timm's VisionTransformer, VisionTransformerDistilled and `DeiTClassTokenHead` (DeiTForImageClassification:
+    distillation token in the sequence, classifier on the CLS token only).
 
-    def __init__(self, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.head_dist = nn.Identity()
+    Imported on the first conversion, not with this module: the MAE checkpoint readers import it on every page
+    that draws figures, and timm takes seconds to import.
+    """
+    from timm.models.deit import VisionTransformerDistilled
+    from timm.models.vision_transformer import VisionTransformer
 
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        x = self.head_drop(x[:, 0])  # (B, D) the CLS token
-        return x if pre_logits else self.head(x)
+    class DeiTClassTokenHead(VisionTransformerDistilled):
+        def __init__(self, **kwargs) -> None:
+            super().__init__(**kwargs)
+            self.head_dist = nn.Identity()
+
+        def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+            x = self.head_drop(x[:, 0])  # (B, D) the CLS token
+            return x if pre_logits else self.head(x)
+
+    return VisionTransformer, VisionTransformerDistilled, DeiTClassTokenHead
 
 
 def is_transformers_folder(path: Path) -> bool:
@@ -240,10 +253,11 @@ def _build(cfg: dict, state: dict, image_size: tuple[int, int]) -> VisionTransfo
         no_embed_class="reg_token" in state, dynamic_img_size=True, weight_init="skip",
         norm_layer=partial(nn.LayerNorm, eps=float(cfg["layer_norm_eps"])), act_layer=nn.GELU,
     )
+    vit, distilled, class_token_head = _timm_classes()
     if "dist_token" not in state:
-        return VisionTransformer(**kwargs)
+        return vit(**kwargs)
     has_cls_only_head = "head.weight" in state and "head_dist.weight" not in state
-    return (_DeiTClassTokenHead if has_cls_only_head else VisionTransformerDistilled)(**kwargs)
+    return (class_token_head if has_cls_only_head else distilled)(**kwargs)
 
 
 def _resample(state: dict, patch: tuple[int, int], old: tuple[int, int], new: tuple[int, int], antialias: bool
