@@ -157,8 +157,8 @@ def main() -> None:
 
     app = Path(tempfile.mkdtemp(prefix="vizcore-map-")) / "map_app.py"
     app.write_text(APP.format(root=str(ROOT)), encoding="utf-8")
-    print("| renderer | points | load to first frame s (fresh server) | second visit s | zoom to next frame s (median) |"
-          "\n|---|---|---|---|---|")
+    print("| renderer | points | load to first frame s (fresh server) | second visit s | zoom to next frame s "
+          "(median) |\n|---|---|---|---|---|")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         for n in args.points:

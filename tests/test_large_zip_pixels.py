@@ -21,6 +21,7 @@ from vizcore.data.imagesets import fit_image
 from vizcore.export import embed_job
 from vizcore.io import vectors
 
+
 def _zip(path, sizes) -> None:
     with zipfile.ZipFile(path, "w") as zf:
         for i, (w, h) in enumerate(sizes):
