@@ -142,3 +142,41 @@ def test_figures_load_only_their_topic(names: str):
     assert "timm" not in loaded
     assert ("vizcore.figures.mae" in loaded) == ("mae_panels" in names)
     assert ("vizcore.figures.latent" in loaded) == ("latent_scatter" in names)
+
+
+def test_cli_own_process_collects_nothing_while_loading(tmp_path):
+    """`vizcore attention` as its own process (no argv: the console script, `python -m vizcore`) loads with the
+    cyclic collector off, then freezes what it loaded and collects normally again (vizcore.cli.heap); `main([...])`
+    called from Python leaves the caller's collector as it was."""
+    from vizcore.data.scenes import sample_scenes
+
+    image = tmp_path / "scene.png"
+    sample_scenes(n=1)[0][1].save(image)
+    code = f"""
+import gc, json, sys
+from vizcore import cli
+from vizcore.cli import heap
+seen = []
+loading = heap.loading
+def watched():  # record the collector's state inside each loading block
+    cm = loading()
+    class Probe:
+        def __enter__(self):
+            cm.__enter__(); seen.append(gc.isenabled())
+        def __exit__(self, *exc):
+            return cm.__exit__(*exc)
+    return Probe()
+heap.loading = watched
+before = gc.get_freeze_count()
+called = cli.main(["attention", {str(image)!r}, "--out", {str(tmp_path / "a.png")!r}])
+from_python = {{"code": called, "frozen": gc.get_freeze_count() - before, "enabled": gc.isenabled()}}
+sys.argv = ["vizcore", "attention", {str(image)!r}, "--out", {str(tmp_path / "b.png")!r}]
+code = cli.main()
+print(json.dumps({{"python": from_python, "code": code, "loading_enabled": seen[-2:], "enabled": gc.isenabled(),
+                  "frozen": gc.get_freeze_count()}}))
+"""
+    out = _fresh(code)
+    assert out["python"] == {"code": 0, "frozen": 0, "enabled": True}
+    assert out["code"] == 0 and (tmp_path / "b.png").read_bytes() == (tmp_path / "a.png").read_bytes()
+    assert out["loading_enabled"] == [False, False]  # parsing (the command's module) and loading the model
+    assert out["enabled"] and out["frozen"] > 100_000

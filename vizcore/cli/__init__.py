@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from vizcore.cli import heap
 from vizcore.errors import VizcoreError
 from vizcore.lazy import load
 from vizcore.threads import set_torch_threads
@@ -41,12 +42,20 @@ def parser(command: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one command; returns its exit code (2 after a `VizcoreError`, printed as one line on stderr)."""
+    """Run one command; returns its exit code (2 after a `VizcoreError`, printed as one line on stderr).
+
+    With no `argv` this is the process's own command line (the `vizcore` script, `python -m vizcore`), and the
+    garbage collector follows `vizcore.cli.heap` (no collection while loading, none of the loaded heap at exit)."""
     set_torch_threads()  # before any command module imports torch (vizcore/threads.py says why one thread)
+    if argv is None:
+        heap.own_process()
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = parser(argv[0] if argv else None).parse_args(argv)
     try:
+        with heap.loading():  # the command's module: most import torch
+            args = parser(argv[0] if argv else None).parse_args(argv)
         return args.run(args) or 0
     except VizcoreError as e:
         print(f"vizcore: {e}", file=sys.stderr)
         return 2
+    finally:
+        heap.before_exit()

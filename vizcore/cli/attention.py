@@ -11,6 +11,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 import vizcore as vc
 from vizcore.analysis import attention
+from vizcore.cli import heap
 from vizcore.errors import InputError
 from vizcore.export import render
 
@@ -43,7 +44,8 @@ def add(sub) -> None:
 
 
 def _attention(args) -> int:
-    model = vc.load_model(args.model, pretrained=not args.random_weights)
+    with heap.loading():  # timm and the model: long-lived, not worth collecting (vizcore.cli.heap)
+        model = vc.load_model(args.model, pretrained=not args.random_weights)
     image = vc.load_image(args.image)
     target = None
     if args.view == "grad-rollout":

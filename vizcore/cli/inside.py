@@ -18,6 +18,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 import vizcore as vc
 from vizcore.analysis import trace
+from vizcore.cli import heap
 from vizcore.cli.attention import labelled_png
 from vizcore.errors import InputError
 from vizcore.export import render
@@ -46,8 +47,9 @@ def add(sub) -> None:
 
 
 def _inside(args) -> int:
-    model = trace.seed_example_model() if args.model == SEED_EXAMPLE else vc.load_model(
-        args.model, pretrained=not args.random_weights)
+    with heap.loading():  # timm and the model: long-lived, not worth collecting (vizcore.cli.heap)
+        model = trace.seed_example_model() if args.model == SEED_EXAMPLE else vc.load_model(
+            args.model, pretrained=not args.random_weights)
     image = vc.load_image(args.image)
     inp, head = trace.trace_input(model, [image]), trace.trace_head(model, [image])
     blk = trace.trace_block(model, [image], layer=args.layer)

@@ -8,6 +8,7 @@ from pathlib import Path
 import vizcore as vc
 from vizcore.analysis import attention, mae
 from vizcore.analysis.mae import PANEL_TITLES
+from vizcore.cli import heap
 from vizcore.cli.attention import labelled_png
 from vizcore.errors import InputError
 from vizcore.export import render
@@ -36,7 +37,8 @@ def add(sub) -> None:
 def _mae(args) -> int:
     if not 0.0 <= args.ratio <= 0.95:
         raise InputError(f"--ratio must be between 0 and 0.95, got {args.ratio}.")
-    model = vc.load_model(args.model, pretrained=not args.random_weights)
+    with heap.loading():  # timm and the model: long-lived, not worth collecting (vizcore.cli.heap)
+        model = vc.load_model(args.model, pretrained=not args.random_weights)
     if not isinstance(model, MaeViT):
         raise InputError(f"{args.model} is not a masked autoencoder; pick one with `vizcore models` (kind mae).")
     x = model.prepare([vc.load_image(args.image)])
