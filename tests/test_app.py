@@ -20,6 +20,19 @@ def _page(path: str) -> AppTest:
     return at
 
 
+def _flipbook(at: AppTest, key: str) -> dict:
+    """The data a flip-book (`vizcore.ui.flipbook`) with widget key `key` sent to the browser."""
+    import json
+
+    found = [e.proto for e in at.get("bidi_component") if e.proto.id.endswith(f"-{key}")]
+    assert len(found) == 1, [e.proto.id for e in at.get("bidi_component")]
+    return json.loads(found[0].json)
+
+
+def _book(at: AppTest, key: str) -> list[dict]:
+    return _flipbook(at, key)["frames"]
+
+
 def _open(at: AppTest, key: str, tab: str) -> AppTest:
     """Open tab `tab` of the lazy tabs `key` (only the open tab is computed and drawn) and run."""
     at.session_state[key] = tab
@@ -120,13 +133,20 @@ def test_vae_page_draws_every_tab_and_its_sliders_move():
     assert at.title[0].value == "VAE latent space"
     assert len(at.tabs) == 5
     assert len(at.get("plotly_chart")) >= 10  # norms, strip, traversal, KL, manifold, scatter, prior, posterior, ...
-    assert len(at.get("image")) >= 3  # endpoints A and B and the decoded frame
-    for key, value in (("vae_t", 0.9), ("vae_frames", 5), ("vae_span", 2.0), ("vae_grid", 7), ("vae_draws", 4)):
+    assert len(at.get("image")) >= 2  # endpoints A and B (the decoded frames are in the flip-book)
+    frames = _book(at, "vae_t")
+    assert len(frames) == 101 and frames[50]["title"].startswith("decoded frame at t = 0.50 · |z| = ")
+    at.session_state["vae_t"] = {"index": 90}  # what the browser reports when the user settles on t = 0.90
+    at.run()
+    assert at.session_state["_flip:vae_t"] == 90
+    for key, value in (("vae_frames", 5), ("vae_span", 2.0), ("vae_grid", 7), ("vae_draws", 4)):
         at.slider(key=key).set_value(value).run()
         _no_errors(at)
     at.radio(key="vae_method").set_value("lerp").run()
     at.selectbox(key="vae_cls_B").set_value(2).run()
     _no_errors(at)
+    book = _flipbook(at, "vae_t")  # new frames (lerp, another B) open where the user left t
+    assert book["active"] == 90 and "lerp path" in book["frames"][90]["title"]
 
 
 def test_vae_page_works_for_the_2d_digits_model_and_random_weights():
@@ -178,15 +198,20 @@ def test_mae_page_draws_panels_strategies_and_sweep():
     assert not at.exception, at.exception
     assert not at.error, [e.value for e in at.error]
     assert at.title[0].value == "MAE reconstruction"
-    assert len(at.get("plotly_chart")) == 2  # panels, per-patch error (other tabs wait until opened)
+    assert len(at.get("plotly_chart")) == 0  # the panels are a flip-book (other tabs wait until opened)
+    book = _flipbook(at, "mae_ratio")
+    assert book["active"] == 15 and len(book["frames"]) == 20  # 0.75 of 0.00, 0.05, ..., 0.95
+    assert "mask ratio 0.75 · 16 patches kept (of 64) · random · seed 0" in book["frames"][15]["title"]
+    assert "mask ratio 0.90 · 6 patches kept (of 64)" in book["frames"][18]["title"]  # int(64 * 0.1) = 6
+    assert len(book["panels"]) == 5  # the paper's four panels and the error per hidden patch
+    at.session_state["mae_ratio"] = {"index": 18}  # the user settled on 0.90 in the browser
+    at.run()
     _open(at, "mae_tab", "Strategies side by side")
-    assert len(at.get("plotly_chart")) == 1  # the strategies
+    strategies = _flipbook(at, "mae_ratio_strategies")
+    assert strategies["active"] == 18 and len(strategies["panels"]) == 6  # opens at the ratio settled on
     _open(at, "mae_tab", "Error vs mask ratio")
     at.button(key="mae_sweep").click().run()
     assert len(at.get("plotly_chart")) == 1  # the error-vs-ratio sweep
-    assert any("keeps **16 of 64** patches" in c.value for c in at.caption)
-    at.slider(key="mae_ratio").set_value(0.9).run()
-    assert any("keeps **6 of 64** patches" in c.value for c in at.caption)  # int(64 * 0.1) = 6
     at.button(key="mae_redraw").click().run()
     assert at.number_input(key="mae_seed").value == 1
     assert not at.exception and not at.error
@@ -248,9 +273,8 @@ def test_mae_page_says_the_decoder_s_output_over_visible_patches_is_untrained():
     at = _page("pages/mae.py")
     _no_errors(at)
     assert any("output over the visible patches was never trained" in c.value for c in at.caption)
-    at.slider(key="mae_ratio").set_value(0.0).run()  # nothing hidden: the whole panel is untrained output
-    _no_errors(at)
-    assert any("Nothing is hidden" in w.value for w in at.warning)
+    zero = _flipbook(at, "mae_ratio")["frames"][0]  # ratio 0: nothing hidden, the whole panel is untrained output
+    assert zero["value"] == "0.00" and "nothing hidden: the reconstruction panel is all untrained" in zero["title"]
 
 
 def test_mae_page_shows_the_focus_region_and_says_when_the_rollout_is_flat():

@@ -64,23 +64,25 @@ def focus_region_figure(region, mask, *, title: str, subtitle: str = "", hide: b
 
     Args:
         region: (g, g) weight added (hide) or subtracted (keep) to each patch's shuffle noise, times the strength.
-        mask: (g, g) 1 = hidden from the encoder.
+        mask: (g, g) 1 = hidden from the encoder, marked with crosses; None: no crosses.
     """
     weight = _array(region, 2, "a (g, g) region").astype(np.float32)
-    hidden = _array(mask, 2, "a (g, g) mask").astype(bool)
     g0, g1 = weight.shape
     fig = go.Figure(go.Heatmap(z=weight, zmin=0, zmax=1, colorscale="Blues", colorbar=_colorbar("focus<br>weight"),
                                name="focus weight",
                                hovertemplate="patch (%{y}, %{x})<br>focus weight %{z:.2f}<extra></extra>"))
-    ys, xs = np.nonzero(hidden)
-    fig.add_trace(go.Scatter(x=xs, y=ys, mode="markers", name="hidden from the encoder",
-                             marker=dict(symbol="x-thin", size=9, color="#D55E00", line=dict(width=2, color="#D55E00")),
-                             hovertemplate="patch (%{y}, %{x}) hidden<extra></extra>"))
+    if mask is not None:  # None: the hidden patches are shown elsewhere (they change with the ratio)
+        ys, xs = np.nonzero(_array(mask, 2, "a (g, g) mask").astype(bool))
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="markers", name="hidden from the encoder",
+                                 marker=dict(symbol="x-thin", size=9, color="#D55E00",
+                                             line=dict(width=2, color="#D55E00")),
+                                 hovertemplate="patch (%{y}, %{x}) hidden<extra></extra>"))
     fig.update_xaxes(title="patch column", range=[-0.5, g1 - 0.5], constrain="domain", showgrid=False, zeroline=False)
     fig.update_yaxes(title="patch row", range=[g0 - 0.5, -0.5], scaleanchor="x", showgrid=False, zeroline=False)
     fig.update_layout(showlegend=True, legend=dict(orientation="h", x=0, y=-0.18, yanchor="top"))
     how = "hidden first" if hide else "kept first"
-    _style(fig, title, 440, subtitle or f"1 = the region's core ({how}); crosses: the patches this mask hid")
+    crosses = "" if mask is None else "; crosses: the patches this mask hid"
+    _style(fig, title, 440, subtitle or f"1 = the region's core ({how}){crosses}")
     return fig.update_layout(margin=dict(b=70))
 
 

@@ -10,11 +10,10 @@ import torch
 
 from vizcore import figures
 from vizcore.analysis import attention, mae
-from vizcore.analysis.mae import PANEL_TITLES
 from vizcore.errors import ModelError
-from vizcore.export import picture, render
 from vizcore.models.mae.handle import ENCODER_ONLY, MaeViT
-from vizcore.ui import cache, reuse
+from vizcore.ui import cache
+from vizcore.ui import mae_player as player
 from vizcore.ui.errors import inline_errors
 from vizcore.ui.state import keep
 
@@ -73,17 +72,14 @@ def explore(choice, picked, handle) -> None:
     tab is computed (switching tabs reruns this part too)."""
     masking = masking_controls(handle)
     images, ident = [picked.image], (choice.spec, choice.pretrained, picked.key)
-    with inline_errors():
-        out = cache.reconstruction(*ident, images, masking)
     recon, side, sweep_tab = st.tabs(TABS, key="mae_tab", on_change="rerun")
     if recon.open:
         with inline_errors(), recon:
-            panels(out, f"MAE reconstruction of {picked.name}", masking, choice.title, ident)
-            focus(*ident, images, masking, out)
-            patch_errors(out, (*ident, masking))
+            panels(ident, images, f"MAE reconstruction of {picked.name}", masking, choice.title, handle.cfg.grid ** 2)
+            focus(*ident, images, masking)
     if side.open:
         with inline_errors(), side:
-            strategies(*ident, images, masking)
+            player.strategies(*ident, images, masking)
     if sweep_tab.open:
         with inline_errors(), sweep_tab:
             sample, set_key = sample_set()
@@ -91,12 +87,10 @@ def explore(choice, picked, handle) -> None:
 
 
 def masking_controls(handle) -> Masking:
-    """Ratio (with the exact kept count), seed + re-draw, strategy and its focus options."""
-    L = handle.cfg.grid ** 2
+    """Seed + re-draw, strategy and its focus options (the ratio is the flip-books' slider: `mae_player`)."""
     c1, c2, c3 = st.columns([3, 1, 1])
-    ratio = c1.slider("Mask ratio", 0.0, 0.95, step=0.05, key=keep("mae_ratio", 0.75, lo=0.0, hi=0.95),
-                      help="Fraction of patches hidden from the encoder; the paper's default is 0.75.")
-    c1.caption(f"keeps **{mae.kept_count(L, ratio)} of {L}** patches visible (int(L × (1 − ratio)))")
+    c1.markdown("The **mask ratio** is the slider under the panels: every ratio is reconstructed once for these "
+                "settings, and the slider switches between them in the browser.")
     c3.button("Re-draw", icon=":material/casino:", help="A new random mask (seed + 1)", key="mae_redraw",
               on_click=_redraw)
     seed = int(c2.number_input("Seed", 0, 10_000, key=keep("mae_seed", 0, lo=0, hi=10_000)))
@@ -104,6 +98,7 @@ def masking_controls(handle) -> Masking:
                         key=keep("mae_strategy", "random", options=list(STRATEGY_HELP)),
                         format_func=str.capitalize, captions=list(STRATEGY_HELP.values()))
     unnorm = _unnormalize_choice(handle)
+    ratio = player.RATIOS[player.DEFAULT]  # a placeholder: each flip-book page sets its own
     if strategy != "focused":
         return Masking(ratio, strategy, seed, unnormalize=unnorm)
     return Masking(ratio, strategy, seed, unnormalize=unnorm, **_focus_controls(handle))
@@ -145,47 +140,30 @@ def _unnormalize_choice(handle) -> str:
                          "own mean and variance to display them leaks information the model never saw.")
 
 
-def panels(out: cache.Reconstruction, title: str, m: Masking, model: str, ident: tuple = ()) -> None:
-    """The four panels of image 0 as a figure, and the same as a PNG (title, settings and `model` above them).
-
-    `ident` names the model and image `out` came from; with it the figure is built once per masking choice."""
-    imgs = [p[0] for p in out.panels]
-    mse = out.hidden_mse[0]
-    sub = f"mask ratio {m.ratio:.2f} · {out.kept} patches kept · {m.strategy} · seed {m.seed}"
-    if out.mask[0].sum() > 0:
-        sub += f" · MSE on hidden patches {mse:.4f}"
-    build = lambda: figures.mae_panels(*imgs, title=title, subtitle=sub)  # noqa: E731
-    st.plotly_chart(reuse.figure((*ident, m, "panels", title, sub), build) if ident else build(), width="stretch")
+def panels(ident: tuple, images: list, title: str, m: Masking, model: str, L: int) -> None:
+    """The four panels and the error per hidden patch at every mask ratio (a flip-book), and all of them as a PNG."""
+    outs = player.panels(*ident, images, m, title, L)
     st.caption(UNTRAINED)
-    if out.mask[0].sum() == 0:
-        st.warning("Nothing is hidden at this mask ratio, so the whole reconstruction panel is the decoder's output "
-                   "over visible patches, which the MAE's loss never trained: it is not a reconstruction.",
-                   icon=":material/warning:")
-    lines = [model, sub]
 
-    def png() -> bytes:  # made when clicked, not on every move of the slider
-        strip = picture.titled(render.labelled_strip(imgs, list(PANEL_TITLES), side=320), title, lines)
-        return picture.png(strip, title=title, lines=lines, model=model)
+    def png() -> bytes:  # made when clicked, not on every run
+        return player.all_ratios_png(outs, title, m, model, L)
 
-    st.download_button("Download the panels (PNG)", png, file_name="mae_panels.png", mime="image/png",
-                       icon=":material/download:", on_click="ignore")
+    st.download_button("Download the panels at every mask ratio (PNG)", png, file_name="mae_panels_all_ratios.png",
+                       mime="image/png", icon=":material/download:", on_click="ignore",
+                       help="One row per ratio on the slider's grid, each under its own settings and error.")
 
 
-def patch_errors(out: cache.Reconstruction, ident: tuple = ()) -> None:
-    """The error of every hidden patch of image 0 (built once per `ident`: model, image and masking, when given)."""
-    build = lambda: figures.patch_error_figure(out.error[0], out.mask[0])  # noqa: E731
-    st.plotly_chart(reuse.figure((*ident, "patch_errors"), build) if ident else build(), width="stretch")
-
-
-def focus(spec: str, pretrained: bool, key: str, images: list, m: Masking, out: cache.Reconstruction) -> None:
-    """The focus region this choice used (with the hidden patches), and whether an attention rollout was flat."""
+def focus(spec: str, pretrained: bool, key: str, images: list, m: Masking) -> None:
+    """The focus region this choice used, and whether an attention rollout was flat (the patches each ratio hides
+    are in the flip-book's masked panel)."""
     if m.strategy != "focused":
         return
     region, rollout = cache.focus_region(spec, pretrained, key, images, m)
     source = "the rectangle you set" if rollout is None else "this MAE encoder's attention rollout, scaled to 0–1"
     st.plotly_chart(figures.focus_region_figure(
-        region, out.mask[0], hide=m.hide, title=f"Focus region: {source}",
-        subtitle=f"strength {m.strength:g} · region {'hidden' if m.hide else 'kept'} first"), width="stretch")
+        region, None, hide=m.hide, title=f"Focus region: {source}",
+        subtitle=f"strength {m.strength:g} · region {'hidden' if m.hide else 'kept'} first · the masked panel above "
+                 "shows the patches each ratio hides"), width="stretch")
     if rollout is not None:
         level = 1.0 / rollout.size
         dev = attention.deviation_from_uniform(rollout, level)
@@ -195,16 +173,6 @@ def focus(spec: str, pretrained: bool, key: str, images: list, m: Masking, out: 
                        "0–1 it still looks like a region, but the region is close to arbitrary, so this focused "
                        "masking is close to random masking.", icon=":material/warning:")
 
-
-def strategies(spec: str, pretrained: bool, key: str, images: list, m: Masking) -> None:
-    """The same image, ratio and seed under each plain strategy (and the focused one when chosen)."""
-    names = ["random", "block", "grid"] + (["focused"] if m.strategy == "focused" else [])
-    rows = {}
-    for name in names:
-        plain = Masking(m.ratio, name, m.seed, unnormalize=m.unnormalize)
-        out = cache.reconstruction(spec, pretrained, key, images, m if name == "focused" else plain)
-        rows[name] = (out.panels[1][0], out.panels[3][0], out.kept)
-    st.plotly_chart(figures.strategies_figure(rows), width="stretch")
 
 
 def sweep(spec: str, pretrained: bool, key: str, images: list, m: Masking) -> None:

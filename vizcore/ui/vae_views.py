@@ -12,11 +12,12 @@ from vizcore import figures
 from vizcore.analysis import latent
 from vizcore.export import picture, render
 from vizcore.ui import cache, notes, reuse
+from vizcore.ui import flipbook as flip
 from vizcore.ui.errors import inline_errors
 from vizcore.ui.state import forget, keep
 from vizcore.ui.widgets import UPLOAD_TYPES, uploaded
 
-FRAMES = 101  # decoded interpolation frames: the t slider (step 0.01) only picks one, the model is not re-run
+FRAMES = 101  # decoded interpolation frames (t in steps of 0.01), all sent once: the figure's slider picks one
 FRAME_PX = 256
 TABS = ["Interpolation", "Traversals", "Manifold and prior samples", "Reparameterisation", "β trade-off"]
 
@@ -127,20 +128,23 @@ def _outside_prior(dim: int, codes: dict) -> None:
                        icon=":material/warning:")
 
 
-@st.fragment
 def _frame_view(handle, paths: dict, method: str, a: Endpoint, b: Endpoint, ident: tuple) -> None:
-    """The t slider and the decoded frame: a fragment, so moving t re-renders only this part; every picture is
-    made once per t (`ident`: model and endpoints) and reused when t comes back."""
-    t = st.slider("t (0 = A, 1 = B)", 0.0, 1.0, step=0.01, key=keep("vae_t", 0.5, lo=0.0, hi=1.0))
-    i = int(round(t * (FRAMES - 1)))
+    """The endpoints and every decoded frame of the path in a flip-book: its slider switches frames in the browser
+    (no rerun), and its title (t and |z|) changes with the picture. The frames are sent once per `ident` and
+    method; the t the user settled on is kept when the endpoints or the method change."""
     path = paths[method]
-    c1, c2, c3, c4 = st.columns([1, 1, 1.4, 3])
+    c1, c2, c3, c4 = st.columns([1, 1, 2.2, 3.4])
     c1.image(reuse.figure((*ident, "A"), lambda: _png(a.image[0], 128)), caption=a.caption)
     c2.image(reuse.figure((*ident, "B"), lambda: _png(b.image[0], 128)), caption=b.caption)
-    c3.image(reuse.figure((*ident, method, i), lambda: _png(path.images[i])),
-             caption=f"decoded frame at t = {t:.2f} · |z| = {path.norms[i]:.2f}")
-    c4.plotly_chart(reuse.figure((*ident, "norms", t), lambda: figures.norm_path_figure(
-        path.t, {m: p.norms for m, p in paths.items()}, title="Latent norm along the path", current_t=t,
+    t, norms = path.t.tolist(), path.norms.tolist()
+    pages = reuse.figure((*ident, method, "flipbook"), lambda: flip.book(
+        [flip.Page(f"{t[i]:.2f}", f"decoded frame at t = {t[i]:.2f} · |z| = {norms[i]:.2f}<small>{method} path; "
+                   "every frame is decoded already</small>", [flip.png(path.images[i])]) for i in range(FRAMES)],
+        panels=[""], label="t (0 = A, 1 = B)", side=FRAME_PX))
+    with c3:
+        flip.flipbook(pages, key="vae_t", default=FRAMES // 2)
+    c4.plotly_chart(reuse.figure((*ident, "norms"), lambda: figures.norm_path_figure(
+        path.t, {m: p.norms for m, p in paths.items()}, title="Latent norm along the paths",
         prior_norm=float(np.sqrt(handle.latent_dim)))), width="stretch", key="vae_norms")
 
 
