@@ -6,7 +6,7 @@ import streamlit as st
 from PIL import Image
 
 from vizcore.threads import set_torch_threads
-from vizcore.ui import reuse, state
+from vizcore.ui import reuse, state, warmup
 from vizcore.ui.shell import ensure_navigation
 
 set_torch_threads()  # one torch thread by default: see vizcore/threads.py for why and the measurements
@@ -32,3 +32,4 @@ try:
     page.run()
 finally:  # every page: freeze the long-lived heap, so Streamlit's gc after each run skips it (vizcore.ui.reuse)
     reuse.settle()
+    warmup.start()  # once: torch, timm and the first ViT load in the background once this run is over

@@ -29,7 +29,8 @@ def _fresh(code: str, env: dict[str, str] | None = None) -> dict:
 @pytest.mark.apptest
 def test_home_imports_no_model_library_and_lists_the_models():
     """Server start -> Home: app.py and pages/home.py need no torch, timm or scikit-learn, and still list the
-    bundled and the curated models."""
+    bundled and the curated models. (The background warm-up that loads them after the run is switched off here;
+    `test_warmup_loads_the_attention_page_after_the_run` checks it.)"""
     code = f"""
 import json, sys
 from streamlit.testing.v1 import AppTest
@@ -38,12 +39,53 @@ tables = [list(df.value["spec"]) for df in at.dataframe]
 print(json.dumps({{"exception": [str(e.value) for e in at.exception], "tables": tables,
                   "heavy": [m for m in {MODEL_LIBRARIES!r} if m in sys.modules]}}))
 """
-    out = _fresh(code)
+    out = _fresh(code, env={"VIZCORE_WARMUP": "0"})
     assert not out["exception"], out["exception"]
     assert out["heavy"] == [], f"Home imported {out['heavy']}"
     bundled, curated = out["tables"]
     assert "bundled:tiny_vit" in bundled and "bundled:tiny_mae" in bundled
     assert "timm:vit_small_patch16_224.dino" in curated and "hf:facebook/vit-mae-base" in curated
+
+
+@pytest.mark.apptest
+def test_warmup_loads_the_attention_page_after_the_run():
+    """After Home's run (its script thread has ended, so the warm-up never delays it), one background thread per
+    process imports torch, timm, the ViT analyses and the attention figures, loads the first listed ViT into the
+    model cache, and leaves the garbage collector on with what it loaded frozen (vizcore.ui.warmup)."""
+    code = f"""
+import gc, json, sys
+from streamlit.testing.v1 import AppTest
+import vizcore
+from vizcore.ui import cache, warmup
+loads, load_model = [], vizcore.load_model
+vizcore.load_model = lambda spec, **kw: loads.append(spec) or load_model(spec, **kw)  # count the model loads
+at = AppTest.from_file({str(ROOT / "app.py")!r}, default_timeout=120).run()
+thread = warmup.start()  # the one the run started
+again = AppTest.from_file({str(ROOT / "app.py")!r}, default_timeout=120).run()
+same = warmup.start() is thread
+thread.join(300)
+spec = cache.model_specs("vit")[0]
+watched = ("torch", "timm", "vizcore.ui.cache.vit", "vizcore.figures.attention")
+print(json.dumps({{"exception": [str(e.value) for e in at.exception], "alive": thread.is_alive(), "same": same,
+                  "loaded": [m for m in watched if m in sys.modules], "gc": gc.isenabled(),
+                  "frozen": gc.get_freeze_count(), "spec": spec, "model": cache.model(spec, True).info.spec,
+                  "loads": loads}}))
+"""
+    out = _fresh(code)
+    assert not out["exception"] and not out["alive"] and out["same"]
+    assert out["loaded"] == ["torch", "timm", "vizcore.ui.cache.vit", "vizcore.figures.attention"]
+    assert out["gc"] and out["frozen"] > 100_000
+    assert out["model"] == out["spec"] == "bundled:tiny_vit" and out["loads"] == [out["spec"]]  # from the cache
+
+
+def test_warmup_can_be_switched_off(monkeypatch):
+    from vizcore.ui import warmup
+
+    for value in ("0", "off", "False"):
+        monkeypatch.setenv("VIZCORE_WARMUP", value)
+        assert not warmup.enabled() and warmup.start() is None
+    monkeypatch.setenv("VIZCORE_WARMUP", "1")
+    assert warmup.enabled()
 
 
 def test_list_models_imports_no_model_library():

@@ -1,0 +1,77 @@
+"""After the first page's run, load the model libraries in the background, so the first model page opens fast.
+
+Home imports no torch, timm or scikit-learn (issue 15: the server starts and Home is interactive about as fast as a
+trivial Streamlit app). The Attention page, usually the next one opened, then paid for them: torch, timm (which
+imports torchvision, `torch._dynamo` and sympy) and building the bundled ViT take about 5 s of its first visit on
+this 2-core machine. `start` runs that work once per process in a daemon thread, after the run that called it has
+finished (it waits for that script thread), while the user reads the page:
+
+1. `vizcore.ui.cache.vit`: torch and the ViT analyses; `figures.head_maps`: plotly's subplots and the attention
+   figures;
+2. `cache.model` of the first listed ViT (the one the Attention page opens with): timm and its weights, into the
+   app's shared model cache, where the page finds it (a page asking for it meanwhile waits for this load, it does
+   not load it twice). Its "Loading model…" spinner has no page here, so Streamlit logs one "missing
+   ScriptRunContext" warning for this thread;
+3. `cache.samples`: the sample images with their content keys, which every image picker lists.
+
+The cyclic garbage collector stays off while it loads (it would walk the growing heap of about 1.5 million objects
+again and again, holding the GIL), then what was loaded is frozen (`gc.freeze`, as `vizcore.ui.reuse.settle`
+does), so the page's first run does not pay for one full collection of it either.
+
+A page opened while this runs waits at most for what is left of it (imports are serialised by Python's import
+locks, the model by the cache's lock). `VIZCORE_WARMUP=0` turns it off (tests that check what Home alone imports).
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import os
+import threading
+
+from vizcore import figures
+from vizcore.ui import cache
+
+log = logging.getLogger("vizcore.ui")
+
+_lock = threading.Lock()
+_thread: threading.Thread | None = None
+
+
+def enabled() -> bool:
+    """False when $VIZCORE_WARMUP is "0" (or "false" / "no" / "off")."""
+    return os.environ.get("VIZCORE_WARMUP", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def start() -> threading.Thread | None:
+    """Once per process (and only when `enabled`), start the warm-up thread; it begins when the calling script
+    run's thread has finished. Returns that thread (the same one on later calls), or None when disabled."""
+    global _thread
+    if not enabled():
+        return None
+    with _lock:
+        if _thread is None:
+            _thread = threading.Thread(target=_warm, args=(threading.current_thread(),), name="vizcore-warmup",
+                                       daemon=True)
+            _thread.start()
+        return _thread
+
+
+def _warm(after: threading.Thread) -> None:
+    if after is not threading.main_thread():  # a Streamlit script thread ends after its run (and its gc)
+        after.join()
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        cache.vit  # noqa: B018 -- loads torch and the ViT analyses (vizcore.ui.cache.vit)
+        figures.head_maps  # noqa: B018 -- loads the attention figures and plotly's subplots
+        specs = cache.model_specs("vit")
+        if specs:
+            cache.model(specs[0], True)
+        cache.samples()  # the sample images and their content keys (every image picker)
+    except Exception as e:  # a warm-up only: the page reports the same failure itself, in place
+        log.warning("vizcore warm-up stopped: %s: %s", type(e).__name__, e)
+    finally:
+        if collecting:
+            gc.freeze()
+            gc.enable()
