@@ -8,6 +8,7 @@ from vizcore.ui.shell import ensure_navigation
 ensure_navigation()
 
 from vizcore.ui import baseline_views  # noqa: E402
+from vizcore.ui import projector_map as mapview  # noqa: E402
 from vizcore.ui import projector_state as state  # noqa: E402
 from vizcore.ui import projector_views as views  # noqa: E402
 from vizcore.ui.errors import inline_errors  # noqa: E402
@@ -26,16 +27,16 @@ with inline_errors():
     X = state.features(data, source)
     proj = state.project(data, source, method, X)
 st.markdown(views.describe(data, source, X, proj))
-display = views.map_controls(data, method)
-matches = views.search_matches(data, display)
+display = mapview.map_controls(data, method)
+matches = mapview.search_matches(data, display)
 
 left, right = st.columns([4, 1])
 with left:
-    selected = views.draw_map(data, source, proj, display, matches)
+    selected = mapview.draw_map(data, source, proj, display, matches)
 with right:
     views.quality(data, source, method, X, proj)
 
-views.follow_selection(selected)
+mapview.follow_selection(selected)
 tabs = st.tabs(state.TABS, key="pj_tab", on_change="rerun")
 with tabs[0], inline_errors(stop=False):
     if tabs[0].open:

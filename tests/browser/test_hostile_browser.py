@@ -10,6 +10,7 @@ import zipfile
 import pytest
 
 from tests.browser.conftest import wait_idle
+from tests.browser.pointmap import map_frame
 
 pytestmark = pytest.mark.browser
 
@@ -37,14 +38,14 @@ def _alert(page, text: str):
 def test_zip_bomb_on_the_projector_is_refused_inline_and_the_session_recovers(server, page):
     page.goto(server.url("projector"))
     wait_idle(page)
-    page.locator(".js-plotly-plot").first.wait_for(timeout=120_000)
+    map_frame(page)
     _choose(page, "Data set", "Upload a zip of images…")
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
         {"name": "bomb.zip", "mimeType": "application/zip", "buffer": _zip_bomb()})
     wait_idle(page)
     _alert(page, "zip bomb")
     _choose(page, "Data set", "digits")
-    page.locator(".js-plotly-plot").first.wait_for(timeout=120_000)
+    map_frame(page)
 
 
 class _RunsCode:

@@ -1,44 +1,105 @@
-"""Real-browser test of the Embedding projector: dragging on the map box-selects points (the default drag, no toolbar
-click), the gallery shows them, the zip downloads."""
+"""Real-browser tests of the Embedding projector's map (`vizcore.ui.pointmap`): the pixels drawn are the colours
+built; dragging box-selects exactly the points inside the box (the default drag, no toolbar click), the lasso
+selects the points inside its shape; the wheel zooms; hover shows the point's image and text; the gallery, the label
+counts and the zip follow the selection."""
 
 from __future__ import annotations
 
 import re
 import zipfile
 
+import numpy as np
 import pytest
 
 from tests.browser.conftest import wait_idle
+from tests.browser.pointmap import canvas_pixels, drawn, isolated, map_frame, on_page, over_white, pixels
+from vizcore.figures.pointmap import ALPHA
+from vizcore.figures.projector import category_style
 
 pytestmark = pytest.mark.browser
 
 
-def test_box_selection_shows_a_gallery_and_the_zip_downloads(server, page):
-    page.goto(server.url("projector"))
-    wait_idle(page)
-    plot = page.locator(".js-plotly-plot").first
-    plot.wait_for(timeout=120_000)
-    assert page.evaluate("() => document.querySelector('.js-plotly-plot')._fullLayout.dragmode") == "select"
-    before = page.evaluate("() => document.querySelector('.js-plotly-plot')._fullLayout.xaxis.range.slice()")
-    box = plot.locator(".nsewdrag").first.bounding_box()
-    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    page.mouse.wheel(0, -240)  # the wheel zooms (plotly's scrollZoom is off for 2-D axes unless asked for)
-    page.wait_for_function("r => JSON.stringify(document.querySelector('.js-plotly-plot')._fullLayout.xaxis.range)"
-                           " !== JSON.stringify(r)", arg=before, timeout=30_000)
-    page.dblclick(".js-plotly-plot .nsewdrag")  # back to the whole map
-    wait_idle(page)
-    box = plot.locator(".nsewdrag").first.bounding_box()  # no toolbar click: a plain drag selects
-    x0, y0 = box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3
-    page.mouse.move(x0, y0)
-    page.mouse.down()
-    page.mouse.move(x0 + box["width"] * 0.2, y0 + box["height"] * 0.2, steps=8)
-    page.mouse.up()
-    gallery = page.get_by_text(re.compile(r"^\d[\d,]* images selected"))
+def _hex(colour: str) -> tuple[int, int, int]:
+    return tuple(int(colour[i:i + 2], 16) for i in (1, 3, 5))
+
+
+def _inside(poly: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """Even-odd rule, as geometry.js's `pointsInPolygon`."""
+    x, y = pts[:, 0], pts[:, 1]
+    inside = np.zeros(len(pts), bool)
+    for (xj, yj), (xk, yk) in zip(poly, np.roll(poly, 1, axis=0)):
+        cross = ((yj > y) != (yk > y)) & (x < (xk - xj) * (y - yj) / np.where(yk == yj, 1, yk - yj) + xj)
+        inside ^= cross
+    return inside
+
+
+def _canvas_size(frame) -> list[int]:
+    return frame.evaluate("() => [document.querySelector('canvas.points').width, "
+                          "document.querySelector('canvas.points').height]")
+
+
+def _selected_count(page) -> int:
+    gallery = page.get_by_text(re.compile(r"^\d[\d,]* images? selected"))
     gallery.first.wait_for(timeout=60_000)
     wait_idle(page)
-    n = int(gallery.first.inner_text().split()[0].replace(",", ""))
+    return int(gallery.first.inner_text().split()[0].replace(",", ""))
+
+
+def test_the_pixels_drawn_are_the_colours_built(server, page):
+    page.goto(server.url("projector"))
+    wait_idle(page)
+    frame = map_frame(page)
+    m = drawn(frame)
+    assert m["xy"].shape == (1797, 2) and len(m["legend"]["items"]) == 10  # digits: every point, 10 labels
+    palette = {item["code"]: item["color"] for item in m["legend"]["items"]}
+    assert palette == {k: category_style(k, 10)[0] for k in range(10)}  # the projector's palette, as plotly had it
+    codes = np.asarray(m["codes"])
+    expected = np.array([(*_hex(palette[k]), ALPHA) for k in codes], np.uint8)
+    assert (m["rgba"] == expected).all() and (m["shown"] == expected).all()
+    swatches = frame.evaluate("() => [...document.querySelectorAll('.legend .swatch')].map(e => "
+                              "getComputedStyle(e).backgroundColor)")
+    assert swatches == [f"rgb({r}, {g}, {b})" for r, g, b in (_hex(palette[k]) for k in range(10))]
+
+    px = pixels(m["view"], m["xy"])
+    size = _canvas_size(frame)
+    alone = isolated(px, m["shown"][:, 3], apart=2 * int(np.ceil(m["radius"])) + 3)
+    alone = alone[(px[alone] >= 4).all(axis=1) & (px[alone, 0] < size[0] - 4) & (px[alone, 1] < size[1] - 4)]
+    assert len(alone) >= 20, len(alone)
+    assert (canvas_pixels(frame, px[alone]) == over_white(m["shown"][alone])).all()  # exactly the built colour
+
+    box = [px[:, 0].min() + 5, px[:, 1].min() + 5]  # a box selection fades the rest to a fifth of their alpha
+    page.mouse.move(*on_page(frame, box))
+    page.mouse.down()
+    page.mouse.move(*on_page(frame, np.median(px, axis=0)), steps=6)
+    page.mouse.up()
+    _selected_count(page)
+    m2 = drawn(frame)
+    faded = np.flatnonzero(m2["shown"][:, 3] < ALPHA)
+    assert len(faded) and (m2["shown"][faded, 3] == round(ALPHA * 0.2)).all()
+    px2 = pixels(m2["view"], m2["xy"])  # the page may have reflowed (a scroll bar): the view's height changes
+    check = np.intersect1d(isolated(px2, m2["shown"][:, 3], apart=2 * int(np.ceil(m["radius"])) + 3), faded)
+    check = check[(px2[check] >= 4).all(axis=1) & (px2[check] < np.asarray(_canvas_size(frame)) - 4).all(axis=1)]
+    assert len(check) >= 10, len(check)
+    assert (canvas_pixels(frame, px2[check]) == over_white(m2["shown"][check])).all()
+
+
+def test_box_and_lasso_select_exactly_the_points_inside_and_the_zip_downloads(server, page):
+    page.goto(server.url("projector"))
+    wait_idle(page)
+    frame = map_frame(page)
+    m = drawn(frame)
+    px = pixels(m["view"], m["xy"])
+    lo, hi = np.percentile(px, 30, axis=0), np.percentile(px, 55, axis=0)
+    start, end = np.round(lo).astype(int), np.round(hi).astype(int)
+    page.mouse.move(*on_page(frame, start))
+    page.mouse.down()  # no toolbar click: a plain drag selects a box
+    page.mouse.move(*on_page(frame, end), steps=8)
+    page.mouse.up()
+    n = _selected_count(page)
+    inside = ((px >= np.minimum(start, end)) & (px <= np.maximum(start, end))).all(axis=1)
+    assert abs(n - int(inside.sum())) <= max(2, inside.sum() // 100), (n, int(inside.sum()))  # pixel rounding
     assert 0 < n < 1797
-    assert page.get_by_text(f"Labels of the {n:,} images selected").count() >= 1  # the label-count chart
+    page.get_by_text(f"Labels of the {n:,} images selected").first.wait_for(timeout=60_000)  # the label counts
     assert page.locator('[data-testid="stImage"] img').count() >= min(n, 60)  # the gallery
 
     page.get_by_role("tab", name="Export").click()
@@ -47,10 +108,60 @@ def test_box_selection_shows_a_gallery_and_the_zip_downloads(server, page):
     with page.expect_download(timeout=120_000) as info:
         page.get_by_role("button", name=re.compile("TensorFlow Projector files")).click()
     with zipfile.ZipFile(info.value.path()) as zf:
-        names = set(zf.namelist())
-        assert {"vectors.tsv", "metadata.tsv", "projector_config.json", "sprite.png", "bookmarks.txt"} <= names
+        assert {"vectors.tsv", "metadata.tsv", "projector_config.json", "sprite.png", "bookmarks.txt"} <= set(
+            zf.namelist())
         rows = zf.read("vectors.tsv").decode().splitlines()
         assert len(rows) == 1797 and len(rows[0].split("\t")) == 64
+
+    frame = map_frame(page)
+    frame.get_by_role("button", name="Lasso").click()
+    m = drawn(frame)  # the view now (the page may have reflowed since)
+    centre = np.median(pixels(m["view"], m["xy"]), axis=0)
+    shape = np.array([centre + d for d in ((-120, -60), (100, -80), (60, 90), (-90, 70))]).round().astype(int)
+    page.mouse.move(*on_page(frame, shape[0]))
+    page.mouse.down()
+    for p in [*shape[1:], shape[0]]:
+        page.mouse.move(*on_page(frame, p), steps=6)
+    page.mouse.up()
+    page.get_by_role("tab", name="Selection").click()
+    n_lasso = _selected_count(page)
+    assert n_lasso != n
+    frame = map_frame(page)
+    selected = np.asarray(frame.evaluate("() => window.pointmap.state.selected"), int)
+    v = m["view"]  # the points' exact pixel positions against the drawn shape (pixel centres: + 0.5)
+    exact = np.stack([(m["xy"][:, 0] - v["x0"]) * v["sx"], v["height"] - 1 - (m["xy"][:, 1] - v["y0"]) * v["sy"]], 1)
+    expected = np.flatnonzero(_inside(shape + 0.5, exact))
+    assert len(selected) == n_lasso and len(np.setxor1d(selected, expected)) <= 2, (n_lasso, len(expected))
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_wheel_zooms_hover_shows_the_image_and_double_click_clears(server, page):
+    page.goto(server.url("projector"))
+    wait_idle(page)
+    frame = map_frame(page)
+    m = drawn(frame)
+    px = pixels(m["view"], m["xy"])
+    alone = isolated(px, m["shown"][:, 3], apart=16)
+    row = int(alone[len(alone) // 2])
+    page.mouse.move(*on_page(frame, px[row]))
+    frame.wait_for_function(f"() => window.pointmap.hovered === {row}", timeout=10_000)
+    tip = frame.locator(".tooltip")
+    assert tip.is_visible() and tip.inner_text().strip() == m["hover"][row]  # e.g. "digits/0042 · label 3"
+    assert frame.locator(".tooltip .thumb").is_visible()  # the digit's image
+
+    ticks = frame.evaluate("() => [...document.querySelectorAll('.ticklabel')].map(t => t.textContent)")
+    sx = m["view"]["sx"]
+    page.mouse.wheel(0, -360)
+    frame.wait_for_function(f"() => window.pointmap.view.sx > {sx * 1.5}", timeout=30_000)
+    assert frame.evaluate("() => [...document.querySelectorAll('.ticklabel')].map(t => t.textContent)") != ticks
+
+    page.mouse.click(*on_page(frame, pixels(drawn(frame)["view"], m["xy"][row:row + 1])[0]))  # one point
+    page.get_by_text(re.compile(r"nearest neighbours\*?\*? of")).first.wait_for(timeout=60_000)
+    wait_idle(page)
+    assert page.get_by_text(f"row {row:,}").count() >= 1  # the neighbours tab opened on the clicked point
+    frame = map_frame(page)
+    frame.locator("canvas.points").dblclick()
+    frame.wait_for_function("() => window.pointmap.selected === 0", timeout=30_000)
     assert page.locator('[data-testid="stException"]').count() == 0
 
 
@@ -58,7 +169,7 @@ def test_neighbour_captions_stand_apart(server, page):
     """Issue 13 §9: the neighbour gallery's captions ran edge to edge ("0 · d = 0.019 0 · d = 0.026")."""
     page.goto(server.url("projector"))
     wait_idle(page)
-    page.locator(".js-plotly-plot").first.wait_for(timeout=120_000)
+    map_frame(page)
     page.get_by_role("tab", name="Nearest neighbours").click()
     wait_idle(page)
     page.get_by_text(re.compile(r"nearest neighbours")).first.wait_for(timeout=60_000)

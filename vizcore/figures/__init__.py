@@ -1,4 +1,7 @@
-"""Every plotly figure vizcore draws: one function per visual, data in, `go.Figure` out (never shown).
+"""Every figure vizcore draws: one function per visual, data in, `go.Figure` out (never shown).
+
+The one exception is the projector's 2-D map, `point_map` -> `PointMap`: binary buffers (positions, colours,
+legend) that the browser's point renderer (`vizcore.ui.pointmap`) draws, for maps of up to a million points.
 
 Pages, the CLI and notebooks all call these. One module per topic; the shared plumbing is in `_common`.
 
@@ -53,6 +56,8 @@ _LAZY = {
     "principal_components_figure": "vizcore.figures.posembed",
     "similarity_grid_figure": "vizcore.figures.posembed",
     "sincos_vs_learned_figure": "vizcore.figures.posembed",
+    "PointMap": "vizcore.figures.pointmap",
+    "point_map": "vizcore.figures.pointmap",
     "label_counts_figure": "vizcore.figures.projector",
     "projection_scatter": "vizcore.figures.projector",
     "quality_comparison_figure": "vizcore.figures.projector",
@@ -109,6 +114,7 @@ if TYPE_CHECKING:  # the same names for type checkers and IDEs
         patch_error_figure,
         strategies_figure,
     )
+    from vizcore.figures.pointmap import PointMap, point_map  # noqa: F401
     from vizcore.figures.posembed import (  # noqa: F401
         offset_similarity_figure,
         principal_components_figure,

@@ -14,19 +14,17 @@ from vizcore import export, figures
 from vizcore.analysis import projection, scores
 from vizcore.data import vector_sets
 from vizcore.export import render
-from vizcore.figures.projector import MAP_HEIGHT
-from vizcore.ui import cache
+from vizcore.ui import cache, pointmap
 from vizcore.ui.errors import inline_errors
+from vizcore.ui.projector_map import cached_map, column_values, map_figure, map_id
 from vizcore.ui.projector_state import (
     DEFAULT_COMPARE,
     GALLERY_MAX,
     HOW_TO_LOAD,
     KNN_HELP,
-    MAX_CATEGORIES,
     METHOD_NAMES,
     PROBE_AUTO_MAX_DIM,
     PROBE_HELP,
-    TABS,
     THUMB,
     TRUST_HELP,
     DataChoice,
@@ -38,7 +36,6 @@ from vizcore.ui.projector_state import (
     source_picker,
 )
 
-HOVER_MAX = 200_000   # above this many points the map carries no per-point hover text (it would be ~10 MB per 100k)
 GALLERY_COLUMNS = 10  # thumbnails a row in the galleries
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")  # shown literally in a caption
 EXPORT_MAX = 200_000  # TF Projector zip from the app up to this many points (the projector itself struggles above)
@@ -79,120 +76,6 @@ def _gallery(where, data: DataChoice, rows, captions: list[str]) -> None:
         table = {"row": list(rows), "id": [d.ids[i] for i in rows], "label": [d.label_names[d.labels[i]] for i in rows],
                  "": captions} | {k: [v[i] for i in rows] for k, v in list(d.metadata.items())[:6]}
         where.dataframe(table, hide_index=True)
-
-
-def map_controls(data: DataChoice, method: Method) -> MapOptions:
-    columns = ["label", *data.dataset.metadata]
-    c1, c2, c3, c4 = st.columns([2, 3, 2, 2], vertical_alignment="bottom")
-    color_by = c1.selectbox("Colour by", columns, key="pj_color")
-    search = c2.text_input("Search", key="pj_search", placeholder="e.g. 3, cat, astronaut",
-                           help="Highlights the points whose value matches (exactly, or else as a substring).")
-    search_in = c3.selectbox("Search in", ["label", "id", *data.dataset.metadata], key="pj_search_in")
-    contours = c4.toggle("Density contours", value=False, key="pj_contours", disabled=method.dims == 3)
-    return MapOptions(color_by, search.strip(), search_in, contours and method.dims == 2)
-
-
-def _column(data: DataChoice, name: str) -> np.ndarray:
-    d = data.dataset
-    if name == "label":
-        return np.asarray(d.label_names, dtype=object)[d.labels]
-    if name == "id":
-        return np.asarray(d.ids, dtype=object)
-    return np.asarray(d.metadata[name], dtype=object)
-
-
-def search_matches(data: DataChoice, display: MapOptions) -> np.ndarray | None:
-    """(N,) bool of the points whose `search_in` value equals the query (case-insensitive), else contains it."""
-    if not display.search:
-        return None
-    values = np.array([str(v).casefold() for v in _column(data, display.search_in)])
-    query = display.search.casefold()
-    exact = values == query
-    return exact if exact.any() else np.char.find(values.astype(str), query) >= 0
-
-
-def _colours(data: DataChoice, name: str) -> dict:
-    """Keyword arguments of `projection_scatter` for colouring by label or by a metadata column."""
-    d = data.dataset
-    if name == "label" and len(d.label_names) <= MAX_CATEGORIES:
-        return dict(categories=d.labels, category_names=d.label_names, color_title="label")
-    raw = np.asarray(d.label_names, dtype=object)[d.labels] if name == "label" else np.asarray(d.metadata[name])
-    if raw.dtype.kind in "iuf":  # numbers: a colour scale, or one colour per value when there are few
-        values, codes = np.unique(raw, return_inverse=True)
-        if len(values) > 12:
-            return dict(values=raw.astype(np.float32), color_title=name)
-        return dict(categories=codes, category_names=tuple(f"{v:g}" for v in values), color_title=name)
-    text = np.array([str(v) for v in raw])
-    names, counts = np.unique(text, return_counts=True)
-    if len(names) > MAX_CATEGORIES:
-        keep = names[np.argsort(-counts, kind="stable")[: MAX_CATEGORIES - 1]]
-        text = np.where(np.isin(text, keep), text, "(other)")
-        names = np.unique(text)
-    return dict(categories=np.searchsorted(names, text), category_names=tuple(names), color_title=name)
-
-
-def _hover(data: DataChoice, color_by: str) -> np.ndarray | None:
-    d = data.dataset
-    if len(d) > HOVER_MAX:
-        return None
-    base = [f"{i} · label {d.label_names[k]}" for i, k in zip(d.ids, d.labels)]
-    if color_by == "label":
-        return np.asarray(base, dtype=object)
-    return np.asarray([f"{b}<br>{color_by} {v}" for b, v in zip(base, d.metadata[color_by])], dtype=object)
-
-
-def map_figure(data: DataChoice, source: Source, proj: projection.Projection, display: MapOptions, *,
-               matches=None, height: int = MAP_HEIGHT, color_by: str | None = None):
-    dims = proj.coords.shape[1]
-    name = METHOD_NAMES[proj.method]
-    if proj.explained_variance is not None:
-        axes = [f"PC {i + 1} ({v:.1%} of variance)" for i, v in enumerate(proj.explained_variance)]
-        note = "axes are the directions of largest variance"
-    else:
-        axes = [f"{name} {i + 1}" for i in range(dims)]
-        note = "axes have no units: neighbourhoods are meaningful, distances between clusters are not"
-    return figures.projection_scatter(
-        proj.coords, title=f"{data.title} · {source.title} · {name} {dims}-D",
-        subtitle=f"all {len(proj.coords):,} images, one dot each; {note}", axis_titles=axes,
-        hover=_hover(data, color_by or display.color_by), highlight=matches,
-        highlight_name=f"'{display.search}'", contours=display.contours, height=height,
-        **_colours(data, color_by or display.color_by))
-
-
-def draw_map(data: DataChoice, source: Source, proj: projection.Projection, display: MapOptions,
-             matches) -> list[int]:
-    """The main map; returns the global rows of the points selected on it (2-D only)."""
-    fig = map_figure(data, source, proj, display, matches=matches)
-    if proj.coords.shape[1] == 3:
-        st.plotly_chart(fig, width="stretch", key="pj_map3d")
-        st.caption("Drag to rotate, scroll to zoom. Selecting points works on the 2-D map; here, search or type a "
-                   "row number under *Nearest neighbours*.")
-        return []
-    event = st.plotly_chart(fig, width="stretch", key="pj_map", on_select="rerun",
-                            selection_mode=("points", "box", "lasso"),
-                            config={"scrollZoom": True})  # plotly zooms 2-D axes on the wheel only when asked
-    st.caption("Drag on the map to select points with a box (*Lasso Select* and *Pan* are in the toolbar); scroll "
-               "to zoom; click one point to see its nearest neighbours. Double-click to clear.")
-    return selected_rows(event, len(proj.coords))
-
-
-def follow_selection(rows: list[int]) -> None:
-    """Open the neighbours tab when the user has just clicked a single point (call before drawing the tabs)."""
-    previous = st.session_state.get("pj_last_selection")
-    st.session_state.pj_last_selection = rows
-    if len(rows) == 1 and rows != previous:
-        st.session_state.pj_tab = TABS[1]
-
-
-def selected_rows(event, n: int) -> list[int]:
-    """Global row numbers (from `customdata`) of the selected points, sorted and unique."""
-    rows = set()
-    for p in (event.selection.points if event else []):
-        c = p.get("customdata")
-        c = c[0] if isinstance(c, (list, tuple)) else c
-        if c is not None and 0 <= int(c) < n:
-            rows.add(int(c))
-    return sorted(rows)
 
 
 # ---- beside the map: quality --------------------------------------------------------------------------------------
@@ -259,7 +142,7 @@ def selection(data: DataChoice, rows: list[int], matches) -> None:
     f1, f2 = st.columns([1, 3])
     column = f1.selectbox("Filter them by", ["(no filter)", "label", *d.metadata], key="pj_filter_col")
     if column != "(no filter)":  # keep the rows whose value in `column` is one of the chosen values
-        values = np.asarray([str(v) for v in _column(data, column)[rows]])
+        values = np.asarray([str(v) for v in column_values(data, column)[rows]])
         keep = f2.multiselect(f"{column} is one of", sorted(set(values))[:500], key=f"pj_filter:{column}")
         rows = [r for r, v in zip(rows, values) if not keep or v in keep]
         what += f" with {column} in {', '.join(keep)}" if keep else ""
@@ -330,7 +213,9 @@ def _compare_column(data: DataChoice, source: Source, method: Method, key: str) 
     X = features(data, source)
     proj = project(data, source, method, X)
     display = MapOptions("label", "", "label", False)
-    st.plotly_chart(map_figure(data, source, proj, display, height=480), width="stretch", key=f"{key}_map")
+    ident = map_id(data, source, proj)
+    pm = cached_map((ident, display, 480), lambda: map_figure(data, source, proj, display, height=480))
+    pointmap.draw(pm, key=f"{key}_map", map_id=ident)
     labels = data.dataset.labels
     out: dict[str, float | None] = {"kNN accuracy": None, "linear-probe accuracy": None, "trustworthiness": None}
     cols = st.columns(3)

@@ -1,0 +1,211 @@
+"""The projector's 2-D map as binary buffers for the browser's point renderer (deck.gl, `vizcore.ui.pointmap`).
+
+Plotly's scattergl sends every point as JSON and redraws all of them in software WebGL on each zoom: 24 s to a
+first frame at 100k points and 4.3 s a zoom here (benchmarks/RESULTS.md). A `PointMap` holds what the renderer
+draws, already decided on the server: float32 positions, one RGBA colour per point (the same palettes as the
+plotly figures: `projector.category_style`, Viridis through `render.colorize`), the legend, hover text,
+search matches, density contours and an atlas of image thumbnails for hover. The browser only draws them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+
+from vizcore.errors import InputError
+from vizcore.export import render
+from vizcore.figures.projector import CONTINUOUS, MAP_HEIGHT, category_style
+
+ALPHA = 204         # 0.8 opacity, as the plotly map drew its points
+DIM_ALPHA = 38      # 0.15: points that do not match a search
+HOVER_MAX = 200_000  # above this many points hover gives the row and category only (text would be ~3 MB per 100k)
+THUMBS_MAX = 20_000  # hover thumbnails up to this many images (an atlas of 32-px thumbnails: a few MB)
+THUMB_SIDE = 32      # longest side of a hover thumbnail in the atlas, pixels (smaller images keep their size)
+CONTOUR_LEVELS = 8
+
+
+@dataclass(frozen=True, eq=False)
+class PointMap:
+    """A 2-D map of N points as the browser draws it.
+
+    Attributes:
+        xy: (N, 2) float32 map coordinates.
+        rgba: (N, 4) uint8 colour of each point, alpha included (dimmed where a search does not match).
+        codes: (N,) uint16 category of each point (its legend entry), or None for a colour scale.
+        legend: {"kind": "categories", "title", "items": [{"code", "name", "color", "count"}], "names"} or
+            {"kind": "scale", "title", "stops": [[position, "#rrggbb"], ...], "min_label", "max_label"}.
+        hover: one line of text per point, or None (then the row and category are shown).
+        matches: (M,) uint32 rows of the points matching a search (drawn outlined on top), or None.
+        contours: density contour lines, each a list of [x, y] map coordinates.
+        thumbs: PNG or JPEG atlas of the images' thumbnails in row order (`thumb_columns` a row), or None.
+    """
+
+    xy: np.ndarray
+    rgba: np.ndarray
+    codes: np.ndarray | None
+    legend: dict
+    title: str
+    subtitle: str = ""
+    axis_titles: tuple[str, str] = ("1", "2")
+    hover: tuple[str, ...] | None = None
+    matches: np.ndarray | None = None
+    contours: list = field(default_factory=list)
+    thumbs: bytes | None = None
+    thumb_type: str = "image/png"
+    thumb_side: int = 0
+    thumb_columns: int = 0
+    thumb_count: int = 0
+    height: int = MAP_HEIGHT
+
+    @property
+    def radius(self) -> float:
+        """Point radius in screen pixels: smaller as the map fills up."""
+        n = len(self.xy)
+        return 3.0 if n <= 20_000 else 2.0 if n <= 200_000 else 1.5
+
+    def data_id(self) -> str:
+        """A digest of everything drawn per point: the browser re-reads the buffers only when it changes."""
+        h = hashlib.blake2b(digest_size=16)
+        for part in (self.xy, self.rgba, self.codes, self.matches):
+            h.update(b"-" if part is None else np.ascontiguousarray(part).tobytes())
+        h.update("\n".join(self.hover or ()).encode())
+        h.update(self.thumbs or b"")
+        return h.hexdigest()
+
+
+def point_map(coords, *, title: str, subtitle: str = "", axis_titles: Sequence[str] = ("1", "2"),
+              categories=None, category_names: Sequence[str] = (), values=None, color_title: str = "label",
+              hover: Sequence[str] | None = None, highlight=None, contours: bool = False,
+              thumbnails: Sequence[np.ndarray | None] | None = None, height: int = MAP_HEIGHT) -> PointMap:
+    """All N points of a 2-D map, coloured by a category or by a number, ready for `vizcore.ui.pointmap`.
+
+    Args:
+        coords: (N, 2) map coordinates.
+        categories: (N,) int index into `category_names`; colours as `projector.category_style` (legend entries).
+        values: (N,) numbers for the Viridis colour scale (used when `categories` is None; NaN gets the lowest).
+        hover: (N,) text per point; dropped above HOVER_MAX points.
+        highlight: (N,) bool; non-matching points are dimmed and the matches outlined.
+        contours: add CONTOUR_LEVELS density contour lines.
+        thumbnails: (N,) uint8 (h, w, 3) images (or None where a row has none), for hover; kept up to THUMBS_MAX.
+
+    Raises:
+        InputError: coordinates not (N, 2) or empty; categories / values / highlight not one per point.
+    """
+    xy = np.ascontiguousarray(coords, dtype=np.float32)
+    if xy.ndim != 2 or xy.shape[1] != 2 or len(xy) == 0:
+        raise InputError(f"Expected 2-D map coordinates shaped (N, 2); got {tuple(xy.shape)}.")
+    n = len(xy)
+    if categories is not None:
+        codes = np.asarray(categories)
+        if codes.shape != (n,):
+            raise InputError(f"Got {codes.shape} categories for {n} points; give one per point.")
+        codes = codes.astype(np.uint16)
+        rgba, legend = _category_colours(codes, category_names, color_title)
+    else:
+        codes = None
+        vals = np.asarray(values if values is not None else np.zeros(n), dtype=np.float64)
+        if vals.shape != (n,):
+            raise InputError(f"Got {vals.shape} colour values for {n} points; give one per point.")
+        rgba, legend = _scale_colours(vals, color_title)
+    matches = None
+    if highlight is not None:
+        mask = np.asarray(highlight, dtype=bool)
+        if mask.shape != (n,):
+            raise InputError(f"Got {mask.shape} highlight flags for {n} points; give one per point.")
+        if mask.any():
+            rgba[~mask, 3] = DIM_ALPHA
+            matches = np.flatnonzero(mask).astype(np.uint32)
+    text = tuple(str(t) for t in hover) if hover is not None and n <= HOVER_MAX else None
+    atlas = thumbnail_atlas(thumbnails) if thumbnails is not None and n <= THUMBS_MAX else None
+    return PointMap(xy, rgba, codes, legend, title, subtitle, (str(axis_titles[0]), str(axis_titles[1])), text,
+                    matches, density_contours(xy) if contours else [], *(atlas or (None, "image/png", 0, 0, 0)),
+                    height=height)
+
+
+def _hex(colour: str) -> tuple[int, int, int]:
+    c = colour.lstrip("#")
+    return int(c[0:2], 16), int(c[2:4], 16), int(c[4:6], 16)
+
+
+def _category_colours(codes: np.ndarray, names: Sequence[str], title: str) -> tuple[np.ndarray, dict]:
+    k = len(names)
+    if k == 0 or codes.max(initial=0) >= k:
+        raise InputError(f"Category codes go up to {int(codes.max(initial=0))} but {k} names were given.")
+    colours = [category_style(i, k)[0] for i in range(k)]
+    table = np.array([(*_hex(c), ALPHA) for c in colours], dtype=np.uint8)  # (k, 4)
+    counts = np.bincount(codes, minlength=k)
+    items = [{"code": i, "name": str(names[i]), "color": colours[i], "count": int(counts[i])}
+             for i in range(k) if counts[i]]
+    note = "" if k <= 12 else "More categories than distinct colours: colours repeat; hover a point for its value."
+    return table[codes], {"kind": "categories", "title": title, "items": items, "names": [str(s) for s in names],
+                          "note": note}
+
+
+def _scale_colours(vals: np.ndarray, title: str) -> tuple[np.ndarray, dict]:
+    finite = vals[np.isfinite(vals)]
+    lo, hi = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 0.0)
+    rgb = render.colorize(vals, CONTINUOUS, lo=lo, hi=hi if hi > lo else lo + 1.0)  # (N, 3) uint8
+    rgba = np.concatenate([rgb, np.full((len(vals), 1), ALPHA, np.uint8)], axis=1)
+    stops = [[pos, colour] for pos, colour in render.colorscale_stops(CONTINUOUS)]
+    return np.ascontiguousarray(rgba), {"kind": "scale", "title": title, "stops": stops,
+                                        "min_label": f"{lo:.4g}", "max_label": f"{hi:.4g}"}
+
+
+def density_contours(xy: np.ndarray, levels: int = CONTOUR_LEVELS, bins: int = 80) -> list[list[list[float]]]:
+    """Lines of equal point density: a (bins, bins) histogram smoothed by a Gaussian (sigma 1.5 bins), cut at
+    `levels` evenly spaced densities between 5% and 85% of its peak (`skimage.measure.find_contours`)."""
+    from scipy.ndimage import gaussian_filter
+    from skimage.measure import find_contours
+
+    x0, y0 = xy.min(axis=0)
+    x1, y1 = xy.max(axis=0)
+    if not (x1 > x0 and y1 > y0):
+        return []
+    hist, xe, ye = np.histogram2d(xy[:, 0], xy[:, 1], bins=bins, range=[[x0, x1], [y0, y1]])
+    density = gaussian_filter(hist, 1.5)
+    lines = []
+    for level in np.linspace(0.05, 0.85, levels) * density.max():
+        for c in find_contours(density, level):  # (m, 2) in bin indices (x bin, y bin)
+            x = np.interp(c[:, 0], np.arange(bins), (xe[:-1] + xe[1:]) / 2)
+            y = np.interp(c[:, 1], np.arange(bins), (ye[:-1] + ye[1:]) / 2)
+            lines.append(np.round(np.stack([x, y], axis=1), 5).tolist())
+    return lines
+
+
+def thumbnail_atlas(images: Sequence[np.ndarray | None]) -> tuple[bytes, str, int, int, int] | None:
+    """(atlas bytes, MIME type, cell side, cells a row, cells) of the thumbnails in row order, or None if none.
+
+    Each image (uint8 (h, w, 3)) is fitted into a THUMB_SIDE square (smaller images keep their size; the cell is
+    the largest image's side). Missing images leave a white cell. Photos go as JPEG (quality 85), small or grey
+    images as PNG (exact pixels).
+    """
+    shown = [im for im in images if im is not None]
+    if not shown:
+        return None
+    side = min(THUMB_SIDE, max(max(im.shape[:2]) for im in shown))
+    columns = max(1, int(np.ceil(np.sqrt(len(images)))))
+    rows = -(-len(images) // columns)
+    sheet = np.full((rows * side, columns * side, 3), 255, np.uint8)
+    grey = True
+    for i, im in enumerate(images):
+        if im is None:
+            continue
+        a = np.asarray(im, dtype=np.uint8)
+        grey = grey and bool((a[..., 0] == a[..., 1]).all() and (a[..., 1] == a[..., 2]).all())
+        if max(a.shape[:2]) > side:
+            k = side / max(a.shape[:2])
+            a = np.asarray(Image.fromarray(a).resize((max(1, round(a.shape[1] * k)), max(1, round(a.shape[0] * k))),
+                                                     Image.Resampling.LANCZOS))
+        r, c = divmod(i, columns)
+        sheet[r * side:r * side + a.shape[0], c * side:c * side + a.shape[1]] = a
+    buf = io.BytesIO()
+    if grey or side <= 16:
+        Image.fromarray(sheet[..., 0] if grey else sheet).save(buf, format="PNG", optimize=False)
+        return buf.getvalue(), "image/png", side, columns, len(images)
+    Image.fromarray(sheet).save(buf, format="JPEG", quality=85)
+    return buf.getvalue(), "image/jpeg", side, columns, len(images)
