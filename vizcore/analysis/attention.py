@@ -89,7 +89,10 @@ def _eager_attention_hooks(module: torch.nn.Module, store: list, keep_graph: boo
             h.remove()
 
 
-def capture(model, images, *, fit: str = "resize", target: int | list[int] | None = None) -> AttentionMaps:
+PREDICTED = "predicted"  # `capture(target=PREDICTED)`: each image's top class, from the same forward pass
+
+
+def capture(model, images, *, fit: str = "resize", target: int | list[int] | str | None = None) -> AttentionMaps:
     """Run `model` once on `images` and return every layer's attention (B, L, H, N, N).
 
     Args:
@@ -97,7 +100,9 @@ def capture(model, images, *, fit: str = "resize", target: int | list[int] | Non
         images: PIL image(s) or a (B, C, H, W) tensor in [0, 1]; the handle resizes and normalises.
         fit: "resize", "crop" or "keep_aspect" (see `TimmViT.prepare`).
         target: when given, also take gradients of that class logit w.r.t. each attention map (for
-            `grad_rollout`); one index for all images or one per image.
+            `grad_rollout`); one index for all images, one per image, or `PREDICTED` ("predicted"): each image's
+            top class, read from this same forward pass (one pass instead of a capture to find it plus one to
+            explain it). The attention and logits are the same as without a target.
 
     Raises:
         AttentionCaptureError: the model ran but no attention matrix was produced.
@@ -125,6 +130,10 @@ def capture(model, images, *, fit: str = "resize", target: int | list[int] | Non
 
 
 def _targets(target, logits: torch.Tensor) -> torch.Tensor:
+    if isinstance(target, str):
+        if target != PREDICTED:
+            raise InputError(f"Unknown target {target!r}: give a class index or '{PREDICTED}'.")
+        return logits.detach().argmax(dim=-1)  # (B,)
     tgt = torch.as_tensor(target, dtype=torch.long).flatten()
     if tgt.numel() == 1:
         tgt = tgt.expand(logits.shape[0])

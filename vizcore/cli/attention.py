@@ -48,10 +48,8 @@ def _attention(args) -> int:
         model = vc.load_model(args.model, pretrained=not args.random_weights)
     image = vc.load_image(args.image)
     target = None
-    if args.view == "grad-rollout":
-        target = args.class_index
-        if target is None:
-            target = int(attention.capture(model, [image], fit=args.fit).logits[0].argmax())
+    if args.view == "grad-rollout":  # the top class unless one is given, from the same pass
+        target = attention.PREDICTED if args.class_index is None else args.class_index
     maps = attention.capture(model, [image], fit=args.fit, target=target)
     grid = _view_grid(maps, args)
     picture = render.overlay(maps.image[0].numpy(), grid, opacity=args.opacity, colorscale=args.colorscale,

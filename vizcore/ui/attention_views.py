@@ -145,7 +145,8 @@ def grad_rollout(v: View) -> None:
     classes = [c for c, _, _ in top]
     idx = st.selectbox("Explain class", classes, key=keep("gr_class", classes[0], options=classes),
                        format_func=lambda c: next(f"{n} ({p:.1%})" for i, n, p in top if i == c))
-    gmaps = cache.attention_maps(v.choice.spec, v.choice.pretrained, v.key, v.image, v.fit, target=int(idx))
+    gmaps = maps if _explains(maps, idx) else cache.attention_maps(v.choice.spec, v.choice.pretrained, v.key,
+                                                                    v.image, v.fit, target=int(idx))
     grid = attention.grad_rollout(gmaps)[0]
     level = attention.uniform_level(maps.layout, "patches")
     title = f"Gradient-weighted rollout for '{_name(handle, idx)}'"
@@ -154,6 +155,11 @@ def grad_rollout(v: View) -> None:
     st.caption("Chefer et al. 2021 (gradient-only): each layer's attention weighted by the gradient of the class "
                "score, negatives clipped, averaged over heads, accumulated as R ← R + ĀR.")
     _downloads(v, grid[None], title, level, f"grad_rollout_class{idx}")
+
+
+def _explains(maps: attention.AttentionMaps, idx) -> bool:
+    """Whether `maps` already holds the gradients of class `idx` (the page's capture takes the predicted class's)."""
+    return maps.grads is not None and maps.target is not None and int(maps.target[0]) == int(idx)
 
 
 @st.fragment

@@ -17,8 +17,16 @@ from vizcore.ui.cache.core import model
 @st.cache_data(max_entries=24, show_spinner="Computing attention…")
 def attention_maps(spec: str, pretrained: bool, key: str, _image: Image.Image, fit: str,
                    target: int | None = None) -> attention.AttentionMaps:
-    """Attention of `spec` on one image; `key` (content hash of `_image`) is what the cache sees."""
-    return attention.capture(model(spec, pretrained), [_image], fit=fit, target=target)
+    """Attention of `spec` on one image; `key` (content hash of `_image`) is what the cache sees.
+
+    With no `target`, a model with a classifier head is captured with the gradients of its predicted class
+    (`attention.PREDICTED`, `maps.target` names it): the Gradient rollout view of that class, the one it opens
+    with, reuses this forward and backward pass instead of a second capture. The attention and logits are those
+    of a capture without gradients."""
+    handle = model(spec, pretrained)
+    if target is None and handle.has_head:
+        target = attention.PREDICTED
+    return attention.capture(handle, [_image], fit=fit, target=target)
 
 
 @dataclass(frozen=True)
