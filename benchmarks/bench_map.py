@@ -1,6 +1,6 @@
 """Which map renderer stays fast at 100k and 1M points? Measured side by side inside Streamlit, headless Chromium.
 
-    nice python benchmarks/bench_map.py --points 100000 1000000 [--renderers plotly pydeck atlas] [--repeats 5]
+    python benchmarks/bench_map.py --points 100000 1000000 [--renderers pointmap plotly pydeck atlas] [--repeats 5]
 
 Each renderer draws the same N clustered points (20 classes, colour by class) in a tiny Streamlit app served by a
 fresh `streamlit run` (so the numbers include Streamlit's own serialisation, as in the real page):
@@ -8,6 +8,8 @@ fresh `streamlit run` (so the numbers include Streamlit's own serialisation, as 
   with `on_select` (box / lasso);
 - pydeck: deck.gl `ScatterplotLayer` in an `OrthographicView` through `st.pydeck_chart(on_select="rerun",
   selection_mode="multi-object")`;
+- pointmap: vizcore's own point map (`figures.point_map` -> `ui.pointmap.draw`, what the projector page draws now):
+  binary buffers in a Streamlit component, points drawn on the CPU, hover text up to 200k points as the page;
 - atlas: Apple's Embedding Atlas Streamlit component (`embedding_atlas.streamlit.embedding_atlas`), when importable
   (installed here with `pip install --target /tmp/atlas --no-deps embedding-atlas duckdb`; pass `--atlas-path`).
 
@@ -51,6 +53,12 @@ if renderer == "plotly":
                                      hover=None if n > 200_000 else [f"row {{i}}" for i in range(n)])
     st.plotly_chart(fig, key="map", on_select="rerun", selection_mode=("points", "box", "lasso"),
                     config={{"scrollZoom": True}})  # as the projector page: the wheel zooms, a drag selects
+elif renderer == "pointmap":
+    from vizcore.figures.pointmap import point_map
+    from vizcore.ui import pointmap
+    pm = point_map(xy, title=f"{{n:,}} points", categories=labels, category_names=[f"class {{k}}" for k in range(20)],
+                   hover=None if n > 200_000 else [f"row {{i}}" for i in range(n)])
+    pointmap.draw(pm, key="map", map_id="bench")
 elif renderer == "pydeck":
     import pandas as pd
     import pydeck as pdk
@@ -84,7 +92,20 @@ PLOTLY_WHEEL = """dy => new Promise(resolve => {
     drag.dispatchEvent(new WheelEvent('wheel', {deltaY: dy, clientX: box.x + box.width / 2,
                                                 clientY: box.y + box.height / 2, bubbles: true, cancelable: true}));
 })"""
-SELECTORS = {"plotly": ".js-plotly-plot .gl-canvas-focus, .js-plotly-plot canvas",
+# pointmap: a wheel step over its canvas, timed until the component has drawn the zoomed frame and the browser the
+# next animation frame; resolves to [seconds, whether the scale changed].
+POINTMAP_WHEEL = """dy => new Promise(resolve => {
+    const p = window.pointmap, f0 = p.frames, sx = p.view.sx, canvas = document.querySelector('canvas.points');
+    const box = canvas.getBoundingClientRect(), t0 = performance.now();
+    canvas.dispatchEvent(new WheelEvent('wheel', {deltaY: dy, clientX: box.x + box.width / 2,
+                                                  clientY: box.y + box.height / 2, bubbles: true, cancelable: true}));
+    const check = () => p.frames > f0 ? requestAnimationFrame(() => resolve([(performance.now() - t0) / 1e3,
+                                                                             p.view.sx !== sx]))
+                                      : requestAnimationFrame(check);
+    requestAnimationFrame(check);
+})"""
+SELECTORS = {"pointmap": 'iframe[title*="pointmap"]',
+             "plotly": ".js-plotly-plot .gl-canvas-focus, .js-plotly-plot canvas",
              "pydeck": '[data-testid="stDeckGlJsonChart"] canvas', "atlas": "iframe"}
 
 
@@ -119,6 +140,19 @@ def _measure(page, url: str, renderer: str, repeats: int) -> dict:
     page.goto(url)
     page.locator(SELECTORS[renderer]).first.wait_for(state="attached", timeout=600_000)
     frame = page
+    if renderer == "pointmap":
+        inner = page.locator(SELECTORS[renderer]).first.element_handle().content_frame()
+        inner.wait_for_function("() => window.pointmap && window.pointmap.frames > 0", timeout=600_000)
+        inner.evaluate(NEXT_FRAME)
+        first = time.perf_counter() - t
+        zooms = []
+        for i in range(repeats):
+            seconds, moved = inner.evaluate(POINTMAP_WHEEL, -120 if i % 2 == 0 else 120)
+            if not moved:
+                raise RuntimeError("the wheel did not change the map's scale: no zoom was measured")
+            zooms.append(seconds)
+            time.sleep(0.3)
+        return {"first": first, "zoom": statistics.median(zooms)}
     if renderer == "atlas":  # the component draws inside its iframe
         frame = page.frame_locator("iframe").first
         frame.locator("canvas").first.wait_for(state="attached", timeout=600_000)
@@ -149,7 +183,7 @@ def _measure(page, url: str, renderer: str, repeats: int) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--points", type=int, nargs="+", default=[100_000, 1_000_000])
-    ap.add_argument("--renderers", nargs="+", default=["plotly", "pydeck", "atlas"])
+    ap.add_argument("--renderers", nargs="+", default=["pointmap", "plotly", "pydeck", "atlas"])
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--atlas-path", default="/tmp/atlas")
     args = ap.parse_args()

@@ -129,7 +129,8 @@ def draw_map(data: DataChoice, source: Source, proj: projection.Projection, disp
     ident = map_id(data, source, proj)
     pm = cached_map((ident, display), lambda: map_figure(data, source, proj, display, matches=matches))
     picked = pointmap.draw(pm, key="pj_map", map_id=ident)
-    hover = "hover a point for its image" if pm.thumbs else "hover a point for its id and label"
+    hover = ("hover a point for its image" if pm.thumbs else "hover a point for its id and label" if pm.hover
+             else "hover a point for its row and label")
     st.caption(f"Drag on the map to select points with a box (*Lasso* and *Pan* are in the map's toolbar); "
                f"scroll to zoom; {hover}; click one point to see its nearest neighbours; double-click to clear; "
                "click a legend entry to hide or show it.")

@@ -61,6 +61,8 @@ function render(args) {
 }
 
 function load(args) {
+  const t0 = performance.now();
+  stats.receivedAt = Date.now();  // wall clock: comparable with the page's navigation start
   state.dataId = args.data_id;
   state.n = args.n;
   state.xy = typed(args.xy, Float32Array);
@@ -83,7 +85,9 @@ function load(args) {
   if (!(x1 > x0)) { x0 -= 1; x1 += 1; }
   if (!(y1 > y0)) { y0 -= 1; y1 += 1; }
   state.bounds = [x0, y0, x1, y1];
+  const t1 = performance.now();
   state.grid = gridIndex(state.xy, state.n, state.bounds);
+  stats.loadMs = {buffers: t1 - t0, grid: performance.now() - t1};
   stats.n = state.n;
   stats.dataId = state.dataId;
   state.view = null;

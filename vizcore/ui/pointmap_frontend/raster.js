@@ -29,18 +29,20 @@ export const toPixel = (view, x, y) => [Math.round((x - view.x0) * view.sx), Mat
 // Blend n points into px (Uint32Array over RGBA bytes, little-endian: 0xAABBGGRR), width W, height H.
 // xy: Float32Array (x, y) pairs; rgba: Uint8Array, 4 bytes a point (alpha 0 skips the point); rows: optional
 // Uint32Array of the rows to draw (else all n). `colour` overrides every point's colour with one RGBA array.
+// The inner loop allocates nothing (about 1M points x 13 pixels a frame at the default radius).
 export function drawPoints(px, W, H, xy, rgba, n, view, shape, rows = null, colour = null) {
   const {R, dx, dy} = shape, m = dx.length, off = new Int32Array(m);
   for (let k = 0; k < m; k++) off[k] = dy[k] * W + dx[k];
+  const {x0, y0, sx, sy} = view, top = view.height - 1;
   const count = rows ? rows.length : n;
   for (let t = 0; t < count; t++) {
     const i = rows ? rows[t] : t;
-    const [cx, cy] = toPixel(view, xy[2 * i], xy[2 * i + 1]);
+    const cx = Math.round((xy[2 * i] - x0) * sx), cy = Math.round(top - (xy[2 * i + 1] - y0) * sy);
     if (cx < -R || cy < -R || cx >= W + R || cy >= H + R) continue;
-    const c = colour || rgba.subarray(4 * i, 4 * i + 4);
-    const a = c[3];
+    const c = colour || rgba, base = colour ? 0 : 4 * i;
+    const a = c[base + 3];
     if (a === 0) continue;
-    const r0 = c[0], g0 = c[1], b0 = c[2], centre = cy * W + cx;
+    const r0 = c[base], g0 = c[base + 1], b0 = c[base + 2], centre = cy * W + cx;
     const inside = cx >= R && cy >= R && cx < W - R && cy < H - R;
     for (let k = 0; k < m; k++) {
       if (!inside) {
