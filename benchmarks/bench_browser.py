@@ -9,8 +9,10 @@ Rows (medians; headless Debian Chromium, software WebGL):
 - server start to Home interactive, against a trivial one-slider Streamlit app started the same way (ratio);
 - first visit of each page on a running server (navigation to the page's first figure or image drawn);
 - Attention tab switch to the tab's own figure shown;
-- slider to new picture: VAE interpolation t (the decoded frame's `src` changes), MAE mask ratio (the masked
-  panel changes), Attention per-head layer (the per-head figure changes);
+- slider to new picture: VAE interpolation t and MAE mask ratio are flip-books (`vizcore.ui.flipbook`: the
+  pictures are switched in the browser): an arrow key on the flip-book's slider until its last picture has a new
+  `src`, decoded and drawn, and its printed value moved (the row fails if the picture never changes); no server
+  is involved. Attention per-head layer: the per-head figure changes;
 - upload to every attention view drawn (a fresh image each time, so nothing is cached);
 - CLI wall time of `vizcore attention` and `vizcore mae` on the bundled models (new process each time).
 """
@@ -30,9 +32,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, Server, wait_idle  # noqa: E402
 
 RUN_DONE = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-FRAME_CHANGED = """old => [...document.querySelectorAll('[data-testid="stImage"]')]
-    .filter(e => e.textContent.includes('decoded frame'))
-    .some(e => { const img = e.querySelector('img'); return img && img.complete && img.src !== old; })"""
+# Flip-books (in shadow roots): the one whose slider is named `label`, and the `src` of its last picture.
+FLIP = """label => [...document.querySelectorAll('*')].filter(e => e.shadowRoot)
+    .map(h => h.shadowRoot.querySelector('.flip')).filter(Boolean)
+    .find(r => r.querySelector('.name').textContent === label)"""
+FLIP_SRC = f"""label => {{ const r = ({FLIP})(label); const im = r && r.querySelector('.panels .panel:last-child img');
+    return im ? im.src : null; }}"""
+# The flip-book's picture changed from `old`, is decoded and drawn, and the printed value moved with it.
+FLIP_CHANGED = f"""([label, old, value]) => {{ const r = ({FLIP})(label); if (!r) return false;
+    const im = r.querySelector('.panels .panel:last-child img');
+    return im.src !== old && im.complete && im.naturalWidth > 0 && r.querySelector('.value').textContent !== value;
+}}"""
+ANY_FLIP = """() => [...document.querySelectorAll('*')].some(e => e.shadowRoot && e.shadowRoot.querySelector(
+    '.flip .panels img[src]'))"""
+PAUSE_S = 0.3  # between flip-book moves, as a user looking at each picture
 # A digest of every plotly figure's data on the page: changes when any drawn figure changes.
 PLOTS = """() => [...document.querySelectorAll('.js-plotly-plot')].map(el => {
     const d = el.data || []; return d.map(t => JSON.stringify([t.z && t.z.length, t.source && t.source.length,
@@ -93,8 +106,8 @@ def start_to_interactive(browser, script: Path | None, path: str = "") -> float:
 
 def _drawn(page, before: str | None = None, timeout: float = 180_000) -> None:
     """Wait until the run is over and a figure or image is on the page (different from `before` when given)."""
-    page.wait_for_function("() => document.querySelector('.js-plotly-plot, [data-testid=\"stImage\"] img')",
-                           timeout=timeout)
+    page.wait_for_function("() => document.querySelector('.js-plotly-plot, [data-testid=\"stImage\"] img') "
+                           f"|| ({ANY_FLIP})()", timeout=timeout)
     if before is not None:
         page.wait_for_function(f"old => ({PLOTS})() !== old", arg=before, timeout=timeout)
     page.wait_for_function(RUN_DONE, timeout=timeout)
@@ -142,20 +155,38 @@ def tab_switches(page, repeats: int) -> list[float]:
     return out
 
 
-def slider_moves(page, label: str, moves: int, changed: str = PLOTS, attr_of=None) -> list[float]:
+def slider_moves(page, label: str, moves: int, changed: str = PLOTS) -> list[float]:
     slider = page.locator('[data-testid="stSlider"]').filter(has_text=label).get_by_role("slider").first
     slider.focus()
     at_max = slider.get_attribute("aria-valuenow") == slider.get_attribute("aria-valuemax")  # e.g. the last layer
     keys = ("ArrowLeft", "ArrowRight") if at_max else ("ArrowRight", "ArrowLeft")
     out = []
     for i in range(moves):
-        before = page.evaluate(changed) if attr_of is None else attr_of()
+        before = page.evaluate(changed)
         t = time.perf_counter()
         page.keyboard.press(keys[i % 2])
-        check = f"old => ({changed})() !== old" if attr_of is None else FRAME_CHANGED
-        page.wait_for_function(check, arg=before, timeout=60_000)
+        page.wait_for_function(f"old => ({changed})() !== old", arg=before, timeout=60_000)
         out.append(time.perf_counter() - t)
         page.wait_for_function(RUN_DONE, timeout=60_000)
+    return out
+
+
+def flip_moves(page, label: str, moves: int) -> list[float]:
+    """Arrow keys on flip-book `label`'s slider; each until its picture has changed and is drawn."""
+    page.wait_for_function(f"label => !!({FLIP_SRC})(label)", arg=label, timeout=180_000)
+    rng = page.locator(".flip").filter(has=page.locator(".name", has_text=label)).locator("input[type=range]")
+    rng.focus()
+    at_max = rng.evaluate("e => e.value === e.max")
+    keys = ("ArrowLeft", "ArrowRight") if at_max else ("ArrowRight", "ArrowLeft")
+    out = []
+    for i in range(moves):
+        old, value = page.evaluate(FLIP_SRC, label), rng.evaluate("e => e.getAttribute('aria-valuetext')")
+        t = time.perf_counter()
+        page.keyboard.press(keys[i % 2])
+        page.wait_for_function(FLIP_CHANGED, arg=[label, old, value], timeout=10_000)  # else: the picture never changed
+        out.append(time.perf_counter() - t)
+        time.sleep(PAUSE_S)
+        page.wait_for_function(RUN_DONE, timeout=60_000)  # nothing runs: a move never reaches the server
     return out
 
 
@@ -246,14 +277,14 @@ def _browser_rows(row, groups: set[str], repeats: int, moves: int) -> None:
                 page.goto(server.url("mae"))
                 _drawn(page)
                 wait_idle(page)
-                row("MAE mask-ratio slider to new panels", slider_moves(page, "Mask ratio", moves), goal=0.1)
+                row("MAE mask-ratio slider to new panels (flip-book)",
+                    flip_moves(page, "Mask ratio (fraction of patches hidden)", moves), goal=0.1)
             if "vae" in groups:
                 page.goto(server.url("vae"))
-                frame = page.locator('[data-testid="stImage"]').filter(has_text="decoded frame").locator("img")
-                frame.wait_for(timeout=180_000)
+                _drawn(page)
                 wait_idle(page)
-                row("VAE interpolation slider to new decoded frame", slider_moves(
-                    page, "t (0 = A, 1 = B)", moves, attr_of=lambda: frame.get_attribute("src")), goal=0.1)
+                row("VAE interpolation slider to new decoded frame (flip-book)",
+                    flip_moves(page, "t (0 = A, 1 = B)", moves), goal=0.1)
             page.close()
         finally:
             server.stop()

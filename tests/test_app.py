@@ -136,17 +136,14 @@ def test_vae_page_draws_every_tab_and_its_sliders_move():
     assert len(at.get("image")) >= 2  # endpoints A and B (the decoded frames are in the flip-book)
     frames = _book(at, "vae_t")
     assert len(frames) == 101 and frames[50]["title"].startswith("decoded frame at t = 0.50 · |z| = ")
-    at.session_state["vae_t"] = {"index": 90}  # what the browser reports when the user settles on t = 0.90
-    at.run()
-    assert at.session_state["_flip:vae_t"] == 90
     for key, value in (("vae_frames", 5), ("vae_span", 2.0), ("vae_grid", 7), ("vae_draws", 4)):
         at.slider(key=key).set_value(value).run()
         _no_errors(at)
     at.radio(key="vae_method").set_value("lerp").run()
     at.selectbox(key="vae_cls_B").set_value(2).run()
     _no_errors(at)
-    book = _flipbook(at, "vae_t")  # new frames (lerp, another B) open where the user left t
-    assert book["active"] == 90 and "lerp path" in book["frames"][90]["title"]
+    book = _flipbook(at, "vae_t")  # new frames (lerp, another B); the browser opens them where the user left t
+    assert book["remember"] == "vae_t" and "lerp path" in book["frames"][90]["title"]
 
 
 def test_vae_page_works_for_the_2d_digits_model_and_random_weights():
@@ -204,11 +201,11 @@ def test_mae_page_draws_panels_strategies_and_sweep():
     assert "mask ratio 0.75 · 16 patches kept (of 64) · random · seed 0" in book["frames"][15]["title"]
     assert "mask ratio 0.90 · 6 patches kept (of 64)" in book["frames"][18]["title"]  # int(64 * 0.1) = 6
     assert len(book["panels"]) == 5  # the paper's four panels and the error per hidden patch
-    at.session_state["mae_ratio"] = {"index": 18}  # the user settled on 0.90 in the browser
-    at.run()
     _open(at, "mae_tab", "Strategies side by side")
     strategies = _flipbook(at, "mae_ratio_strategies")
-    assert strategies["active"] == 18 and len(strategies["panels"]) == 6  # opens at the ratio settled on
+    assert strategies["remember"] == "mae_ratio"  # opens, in the browser, at the ratio the user left the panels at
+    assert len(strategies["panels"]) == 6 and "mask ratio 0.90 · 6 patches kept (of 64)" in strategies["frames"][18][
+        "title"]
     _open(at, "mae_tab", "Error vs mask ratio")
     at.button(key="mae_sweep").click().run()
     assert len(at.get("plotly_chart")) == 1  # the error-vs-ratio sweep

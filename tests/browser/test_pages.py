@@ -7,12 +7,14 @@ import io
 import pytest
 from PIL import Image
 
+from tests.browser import flip
 from tests.browser.conftest import wait_idle
 
 pytestmark = pytest.mark.browser
 PAGES = {"": "vizcore: see what image models learn", "attention": "Attention", "posembed": "Position embeddings",
          "anatomy": "ViT anatomy", "vae": "VAE latent space", "autoencoders": "Autoencoders",
          "mae": "MAE reconstruction", "projector": "Embedding projector"}
+T, RATIO = "t (0 = A, 1 = B)", "Mask ratio (fraction of patches hidden)"  # the flip-books' sliders
 
 
 @pytest.mark.parametrize("path", list(PAGES))
@@ -25,8 +27,8 @@ def test_deep_link_on_fresh_server_opens_the_page(fresh_server, page, path):
     for title in ("Attention", "Position embeddings", "ViT anatomy", "VAE latent space", "Autoencoders",
                   "MAE reconstruction", "Embedding projector"):
         assert nav.get_by_text(title, exact=True).count() == 1
-    if path:  # the page drew its figures
-        page.locator(".js-plotly-plot").first.wait_for(timeout=120_000)
+    if path:  # the page drew its figures (on the MAE page its flip-book of panels, on the projector its point map)
+        page.locator('.js-plotly-plot, .flip .panels img, iframe[title*="pointmap"]').first.wait_for(timeout=120_000)
     assert page.locator('[data-testid="stException"]').count() == 0
 
 
@@ -79,37 +81,36 @@ def test_clicking_a_patch_selects_it_as_the_query(server, page):
 
 
 def test_moving_the_interpolation_slider_changes_the_decoded_frame(server, page):
+    sent = []
+    page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(payload)))
     page.goto(server.url("vae"))
     wait_idle(page)
-    frame = page.locator('[data-testid="stImage"]').filter(has_text="decoded frame").locator("img")
-    frame.wait_for(timeout=120_000)
+    flip.wait_for(page, T)
     page.locator(".js-plotly-plot").filter(has_text="frames from A to B").wait_for(timeout=120_000)
-    before = frame.get_attribute("src")
-    slider = page.locator('[data-testid="stSlider"]').filter(has_text="t (0 = A, 1 = B)").get_by_role("slider")
-    slider.focus()
-    for _ in range(30):  # t: 0.50 -> 0.80
-        page.keyboard.press("ArrowRight")
-    page.get_by_text("decoded frame at t = 0.80").wait_for(timeout=60_000)
-    wait_idle(page)
-    assert frame.get_attribute("src") != before
+    assert flip.value(page, T) == "0.50" and flip.title(page, T).startswith("decoded frame at t = 0.50")
+    before, messages = flip.sources(page, T), len(sent)
+    flip.press(page, T, "ArrowRight", 30)  # t: 0.50 -> 0.80, switched in the browser
+    assert flip.value(page, T) == "0.80" and flip.title(page, T).startswith("decoded frame at t = 0.80")
+    assert flip.sources(page, T) != before
+    flip.press(page, T, "Home")
+    assert flip.value(page, T) == "0.00" and flip.title(page, T).startswith("decoded frame at t = 0.00")
+    page.wait_for_timeout(1000)
+    assert len(sent) == messages  # no move reached the server
     assert page.locator('[data-testid="stException"]').count() == 0
 
 
 def test_moving_the_mask_ratio_slider_changes_the_kept_count_and_the_panels(server, page):
     page.goto(server.url("mae"))
     wait_idle(page)
-    panels = page.locator(".js-plotly-plot").filter(has_text="MAE reconstruction of")
-    panels.first.wait_for(timeout=120_000)
-    page.get_by_text("keeps 16 of 64 patches visible").wait_for(timeout=60_000)
-    before = panels.first.locator("image").first.get_attribute("href")
-    slider = page.locator('[data-testid="stSlider"]').filter(has_text="Mask ratio").get_by_role("slider")
-    slider.focus()
-    for _ in range(5):  # 0.75 -> 0.50
-        page.keyboard.press("ArrowLeft")
-    page.get_by_text("keeps 32 of 64 patches visible").wait_for(timeout=60_000)
-    page.locator(".js-plotly-plot").filter(has_text="mask ratio 0.50").first.wait_for(timeout=60_000)
-    wait_idle(page)
-    assert panels.first.locator("image").nth(1).get_attribute("href") != before  # the masked panel changed
+    flip.wait_for(page, RATIO)
+    assert flip.value(page, RATIO) == "0.75" and "16 patches kept (of 64)" in flip.title(page, RATIO)
+    before = flip.sources(page, RATIO)
+    flip.press(page, RATIO, "ArrowLeft", 5)  # 0.75 -> 0.50
+    assert flip.value(page, RATIO) == "0.50"
+    assert "MAE reconstruction of scene 1: circle" in flip.title(page, RATIO)
+    assert "mask ratio 0.50 · 32 patches kept (of 64)" in flip.title(page, RATIO)
+    after = flip.sources(page, RATIO)
+    assert after[0] == before[0] and after[1] != before[1]  # the same original, a different masked panel
     assert page.locator('[data-testid="stException"]').count() == 0
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from tests.browser import flip
 from tests.browser.conftest import wait_idle
 from tests.browser.truth import (
-    captions,
     coffee,
     has_title,
     image,
@@ -24,30 +24,35 @@ from tests.browser.truth import (
 )
 
 pytestmark = pytest.mark.browser
+T, RATIO = "t (0 = A, 1 = B)", "Mask ratio (fraction of patches hidden)"  # the flip-books' sliders
 
 
 def test_mae_controls_survive_an_upload_and_the_way_back(server, page):
     page.goto(server.url("mae"))
     wait_idle(page)
     select(page, "Sample image", "scene 3: triangle")
-    move(page, "Mask ratio", 4)  # 0.75 -> 0.95
-    page.get_by_role("button", name="Re-draw").click()  # seed 0 -> 1
+    flip.wait_for(page, RATIO)
+    flip.move(page, RATIO, 4)  # 0.75 -> 0.95, switched in the browser
+    page.get_by_role("button", name="Re-draw").click()  # seed 0 -> 1: new pages, which open at 0.95
     wait_idle(page)
 
     def agrees(name: str) -> None:
-        assert slider_value(page, "Mask ratio") == "0.95"
+        flip.book(page, RATIO).locator(".title", has_text="seed 1").wait_for(timeout=60_000)  # the rerun has drawn
+        assert flip.value(page, RATIO) == "0.95"
         assert number(page, "Seed") == "1"
-        assert "keeps 3 of 64" in captions(page)
-        assert has_title(page, f"MAE reconstruction of {name}")
-        assert has_title(page, "mask ratio 0.95 · 3 patches kept · random · seed 1"), titles(page)
+        text = flip.title(page, RATIO)
+        assert f"MAE reconstruction of {name}" in text, text
+        assert "mask ratio 0.95 · 3 patches kept (of 64) · random · seed 1" in text, text
 
     agrees("scene 3: triangle")
     upload(page, image("coffee.jpg", coffee()))
-    page.locator(".js-plotly-plot").filter(has_text="coffee.jpg").first.wait_for(timeout=120_000)
+    book = flip.book(page, RATIO)
+    book.locator(".title", has_text="coffee.jpg").wait_for(timeout=120_000)
     agrees("coffee.jpg")
     page.get_by_text("Sample", exact=True).first.click()
     wait_idle(page)
     assert selected(page, "Sample image") == "scene 3: triangle"
+    book.locator(".title", has_text="scene 3: triangle").wait_for(timeout=120_000)
     agrees("scene 3: triangle")
     assert page.locator('[data-testid="stException"]').count() == 0
 
@@ -104,23 +109,26 @@ def test_vae_controls_survive_uploaded_endpoints_and_the_way_back(server, page):
     wait_idle(page)
     select(page, "A: class", "heart")
     move(page, "Frames in the strip", -4)  # 9 -> 5
-    move(page, "t (0 = A, 1 = B)", 30)  # 0.50 -> 0.80
-    page.get_by_text("decoded frame at t = 0.80").wait_for(timeout=60_000)
+    flip.wait_for(page, T)
+    flip.move(page, T, 30)  # 0.50 -> 0.80
+    assert flip.title(page, T).startswith("decoded frame at t = 0.80")
     page.get_by_text("Upload", exact=True).first.click()
     wait_idle(page)
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').nth(0).set_input_files(image("a.jpg", coffee()))
     wait_idle(page)
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').nth(1).set_input_files(image("b.jpg", photo(2)))
     wait_idle(page)
-    page.get_by_text("decoded frame at t = ").first.wait_for(timeout=120_000)
-    assert slider_value(page, "t (0 = A, 1 = B)") == "0.80"
-    assert page.get_by_text("decoded frame at t = 0.80").count() == 1
+    page.locator('[data-testid="stImage"]').filter(has_text="b.jpg").first.wait_for(timeout=120_000)
+    flip.wait_for(page, T)
+    assert flip.value(page, T) == "0.80"  # new endpoints, new frames: opened where the user left t
+    assert flip.title(page, T).startswith("decoded frame at t = 0.80")
     assert slider_value(page, "Frames in the strip") == "5"
     assert has_title(page, "5 frames from A to B"), titles(page)
     page.get_by_text("Data set", exact=True).first.click()
     wait_idle(page)
     assert selected(page, "A: class") == "heart"
-    assert slider_value(page, "t (0 = A, 1 = B)") == "0.80" and has_title(page, "5 frames from A to B")
+    assert flip.value(page, T) == "0.80" and flip.title(page, T).startswith("decoded frame at t = 0.80")
+    assert has_title(page, "5 frames from A to B")
     assert page.locator('[data-testid="stException"]').count() == 0
 
 def test_posembed_resample_size_survives_a_change_of_model(server, page):

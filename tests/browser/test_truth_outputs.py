@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from tests.browser import flip
 from tests.browser.conftest import wait_idle
 from tests.browser.truth import (
     download,
@@ -26,6 +27,7 @@ from tests.browser.truth import (
 )
 
 pytestmark = pytest.mark.browser
+T, RATIO = "t (0 = A, 1 = B)", "Mask ratio (fraction of patches hidden)"  # the flip-books' sliders
 
 
 # ---- downloads are what is on screen (§3) ---------------------------------------------------------------------------
@@ -58,20 +60,24 @@ def test_attention_downloads_are_the_figures_on_screen(server, page):
 def test_mae_and_vae_downloads_name_their_model_and_settings(server, page):
     page.goto(server.url("mae"))
     wait_idle(page)
-    move(page, "Mask ratio", -5)  # 0.75 -> 0.50
-    assert has_title(page, "mask ratio 0.50 · 32 patches kept")
-    im, text = png(download(page, "Download the panels (PNG)"))
-    assert text["Title"] == "MAE reconstruction of scene 1: circle" and text["Model"] == "Tiny MAE (shapes in clutter)"
-    assert "mask ratio 0.50 · 32 patches kept · random · seed 0" in text["Description"]
-    assert im.width >= plot_width(page, "MAE reconstruction of")
+    flip.wait_for(page, RATIO)
+    flip.move(page, RATIO, -5)  # 0.75 -> 0.50: the download holds every ratio, so it includes the one shown
+    assert "mask ratio 0.50 · 32 patches kept (of 64)" in flip.title(page, RATIO)
+    im, text = png(download(page, "Download the panels at every mask ratio (PNG)"))
+    assert text["Title"] == "MAE reconstruction of scene 1: circle at every mask ratio"
+    assert text["Model"] == "Tiny MAE (shapes in clutter)"
+    lines = text["Description"].split("\n")
+    assert len(lines) == 20 and lines[10].startswith("mask ratio 0.50 · 32 patches kept (of 64) · random · seed 0")
+    assert lines[10] in flip.title(page, RATIO)  # the row of the ratio shown names exactly what the screen says
+    assert im.width >= flip.book(page, RATIO).locator(".panels").bounding_box()["width"]
 
     page.goto(server.url("vae"))
     wait_idle(page)
     page.locator(".js-plotly-plot").filter(has_text="frames from A to B").first.wait_for(timeout=120_000)
     gif = Image.open(io.BytesIO(download(page, "Download the walk as an animated GIF")))
     assert gif.n_frames == 2 * 9 - 2  # the strip's 9 frames, forwards and back
-    frame = page.locator('[data-testid="stImage"]').filter(has_text="decoded frame").locator("img")
-    assert gif.width >= frame.bounding_box()["width"] and gif.height >= frame.bounding_box()["height"]
+    frame = flip.book(page, T).locator(".panels img").first.bounding_box()
+    assert gif.width >= frame["width"] and gif.height >= frame["height"]
 
 
 # ---- words that match the input (§5) --------------------------------------------------------------------------------

@@ -6,10 +6,9 @@ frame's title in the page itself (a `st.components.v2` component: a native range
 and the mouse work and the value is always printed beside it). The title and every number in it are the frame's
 own, set in the same step as the picture, so what is written always describes what is shown.
 
-The shown index is reported back to the server when a move ends (`change`), so the page can keep it when the
-input changes (issue 13 §2: a control keeps its value across a change of input) and anything else that follows it
-(a download) can read it. The server never sends the index back while the same frames are shown, so a late rerun
-cannot pull the slider back to an older value.
+The page the user left a flip-book at is kept in the browser tab (not on the server), so a new input (new pages)
+opens at the same value (issue 13 §2: a control keeps its value across a change of input). Nothing the server
+draws may depend on the page shown: a download holds every page.
 """
 
 from __future__ import annotations
@@ -41,13 +40,17 @@ _CSS = """
 .control input { width: 100%; accent-color: var(--st-primary-color, #ff4b4b); }
 """
 _JS = """
-export default function ({ data, parentElement, setStateValue }) {
+export default function ({ data, parentElement }) {
   const root = parentElement.querySelector('.flip');
   const input = root.querySelector('input');
   const panels = root.querySelector('.panels');
   const prev = root.__flip;
   root.__flip = data;
   if (prev && prev.id === data.id) return;  // the same frames: keep what the user is looking at
+  // The page each flip-book was left at, per browser tab (kept across reruns and pages, not across a reload).
+  const kept = (window.__vizcoreFlip = window.__vizcoreFlip || {});
+  const last = data.frames.length - 1;
+  const start = Math.min(last, Math.max(0, kept[data.remember] ?? data.active));
   root.style.setProperty('--side', data.side + 'px');
   panels.classList.toggle('grid', data.columns > 0);
   panels.style.gridTemplateColumns = data.columns > 0 ? `repeat(${data.columns}, minmax(0, ${data.side}px))` : '';
@@ -75,19 +78,15 @@ export default function ({ data, parentElement, setStateValue }) {
     root.querySelector('.value').textContent = f.value;
     input.setAttribute('aria-valuetext', f.value);
     root.dataset.index = String(i);
+    kept[data.remember] = i;
   };
-  input.max = String(data.frames.length - 1);
-  input.value = String(data.active);
+  input.max = String(last);
+  input.value = String(start);
   input.setAttribute('aria-label', data.label);
   input.oninput = () => show(Number(input.value));
-  let settle = null;  // report the page once the user pauses: one rerun per settled move, not per key press
-  const report = () => setStateValue('index', Number(input.value));
-  input.onchange = () => { clearTimeout(settle); settle = setTimeout(report, 500); };
-  show(data.active);
-  report();  // new pages open at `active`: the server's record of this flip-book now says so too
+  show(start);
 }
 """
-_REMEMBER = "_flip:"  # session key prefix of the page each flip-book was left at
 _COMPONENT = st.components.v2.component("vizcore.flipbook", html=_HTML, css=_CSS, js=_JS)
 
 
@@ -135,23 +134,12 @@ def png(image, scale: int = 1) -> bytes:
     return render.to_png(render.as_uint8(image), scale=scale)
 
 
-def flipbook(pages: dict, *, key: str, default: int, remember: str = "") -> int:
-    """Draw a `book` and return the page the user last settled on (`default` until they first move).
+def flipbook(pages: dict, *, key: str, default: int, remember: str = "") -> None:
+    """Draw a `book`, open at the page the user left this flip-book at in this browser tab, else at `default`.
 
-    The page is remembered per `key` for the session: new pages (a new input) open where the user left the old ones.
-    While the same pages stay on screen the browser keeps the user's page, whatever the server last heard. Drawn
-    in a fragment: reporting a settled page reruns only the flip-book, not the page around it. Flip-books that
-    share `remember` (default: `key`) open at the page the user last settled on in any of them.
+    Flip-books that share `remember` (default: `key`) share that page: new pages for a new input, or another
+    flip-book over the same values, open where the user left off. The server is never told which page is shown
+    (nothing it draws depends on it; a download holds every page), so a move costs no rerun at all.
     """
-    _mount(pages, key, default, _REMEMBER + (remember or key))
-    return st.session_state[_REMEMBER + (remember or key)]
-
-
-@st.fragment
-def _mount(pages: dict, key: str, default: int, remember: str) -> None:
     n = len(pages["frames"])
-    active = int(np.clip(st.session_state.get(remember, default), 0, n - 1))
-    out = _COMPONENT(data={**pages, "active": active}, key=key, default={"index": active},
-                     on_index_change=lambda: None)
-    index = out.get("index") if hasattr(out, "get") else getattr(out, "index", None)
-    st.session_state[remember] = int(np.clip(active if index is None else index, 0, n - 1))
+    _COMPONENT(data={**pages, "active": int(np.clip(default, 0, n - 1)), "remember": remember or key}, key=key)

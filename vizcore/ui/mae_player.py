@@ -36,24 +36,33 @@ def settings(r: float, out, m, L: int) -> str:
     return sub + " · nothing hidden: the reconstruction panel is all untrained decoder output, not a reconstruction"
 
 
-def _error_png(error, mask, hi: float) -> bytes:
-    """The error of each hidden patch (g, g) on one scale 0..hi for every ratio; visible patches light grey."""
-    err, hidden = render.as_array(error).astype(np.float32), render.as_array(mask).astype(bool)
-    rgb = render.colorize(err, "Viridis", lo=0.0, hi=hi)
-    rgb[~hidden] = 225
-    k = max(1, ERROR_SIDE // max(err.shape))
-    tile = np.kron(rgb, np.ones((k, k, 1), np.uint8))
-    bar = picture.colorbar("Viridis", 0.0, hi, tile.shape[0] - 54, label="MSE")
-    pad = np.full((tile.shape[0], 10, 3), 255, np.uint8)
-    return render.to_png(np.concatenate([tile, pad, bar[:tile.shape[0]]], axis=1), scale=1)
+def _error_pictures(outs: list) -> list[np.ndarray]:
+    """Each ratio's error per hidden patch (g, g) on one scale 0..max for every ratio, visible patches light grey,
+    with the colour bar beside: uint8 (H, W, 3) each."""
+    hi = _error_scale(outs)
+    g = max(outs[0].error[0].shape)
+    k = max(1, ERROR_SIDE // g)
+    bar = picture.colorbar("Viridis", 0.0, hi, g * k - 54, label="MSE")[:g * k]
+    pad = np.full((g * k, 10, 3), 255, np.uint8)
+    out = []
+    for o in outs:
+        err, hidden = render.as_array(o.error[0]).astype(np.float32), render.as_array(o.mask[0]).astype(bool)
+        rgb = render.colorize(err, "Viridis", lo=0.0, hi=hi)
+        rgb[~hidden] = 225
+        out.append(np.concatenate([np.kron(rgb, np.ones((k, k, 1), np.uint8)), pad, bar], axis=1))
+    return out
+
+
+def _error_scale(outs: list) -> float:
+    """The largest hidden-patch error over every ratio: one colour scale for all pages."""
+    return max(float(o.error[0][o.mask[0].bool()].max()) if o.mask[0].sum() > 0 else 0.0 for o in outs) or 1.0
 
 
 def panels_book(outs: list, title: str, m, L: int) -> dict:
     """The flip-book of the four panels and the error per hidden patch, one page per ratio."""
-    hi = max(float(o.error[0][o.mask[0].bool()].max()) if o.mask[0].sum() > 0 else 0.0 for o in outs) or 1.0
     pages = [flip.Page(f"{r:.2f}", f"{html.escape(title)}<small>{settings(r, o, m, L)}</small>",
-                       [flip.png(p[0]) for p in o.panels] + [_error_png(o.error[0], o.mask[0], hi)])
-             for r, o in zip(RATIOS, outs)]
+                       [flip.png(p[0]) for p in o.panels] + [flip.png(e)])
+             for r, o, e in zip(RATIOS, outs, _error_pictures(outs))]
     names = list(PANEL_TITLES) + ["error per hidden patch (grey: visible; one scale for every ratio)"]
     return flip.book(pages, panels=names, label=RATIO_LABEL, side=320)
 
@@ -67,11 +76,13 @@ def panels(spec: str, pretrained: bool, key: str, images: list, m, title: str, L
 
 
 def all_ratios_png(outs: list, title: str, m, model: str, L: int) -> bytes:
-    """Every ratio's four panels, one row each under its settings: the download of the flip-book."""
+    """Every page of the flip-book (four panels and the error per hidden patch), one row each under its settings."""
     rows = []
-    for r, o in zip(RATIOS, outs):
-        strip = render.labelled_strip([p[0] for p in o.panels], list(PANEL_TITLES), side=256)
-        rows.append(picture.titled(strip, settings(r, o, m, L), []))
+    for r, o, e in zip(RATIOS, outs, _error_pictures(outs)):
+        pictures = [p[0] for p in o.panels] + [e]
+        strip = render.labelled_strip(pictures, [*PANEL_TITLES[:2], "reconstruction", PANEL_TITLES[3],
+                                                 "error per hidden patch"], side=256)
+        rows.append(picture.titled(strip, f"mask ratio {r:.2f}", [settings(r, o, m, L)]))
     sheet = picture.titled(np.concatenate(rows, axis=0), f"{title} at every mask ratio", [model])
     return picture.png(sheet, title=f"{title} at every mask ratio", lines=[settings(r, o, m, L) for r, o in
                                                                            zip(RATIOS, outs)], model=model)
@@ -89,7 +100,7 @@ def strategies_book(spec: str, pretrained: bool, key: str, images: list, m) -> d
                        "</small>", [flip.png(runs[n][i].panels[k][0]) for n in names for k in (1, 3)])
              for i, r in enumerate(RATIOS)]
     return flip.book(pages, panels=[f"{n}: {what}" for n in names for what in ("masked", "reconstruction + visible")],
-                     label=RATIO_LABEL, side=256, columns=2)
+                     label=RATIO_LABEL, side=200, columns=2)
 
 
 def strategies(spec: str, pretrained: bool, key: str, images: list, m) -> None:

@@ -36,7 +36,7 @@ FOCUS_WHY = ("Why focus? FocusMAE (Basu et al., CVPR 2024) hides the region that
 class Masking:
     """What the user chose; hashable, so it keys the caches."""
 
-    ratio: float
+    ratio: float  # the mask ratio slider is the flip-books' (`mae_player`): they set it per page
     strategy: str
     seed: int
     focus_source: str = ""                               # "rectangle" or a model spec whose rollout is used
@@ -69,7 +69,7 @@ TABS = ["Reconstruction", "Strategies side by side", "Error vs mask ratio"]
 @st.fragment
 def explore(choice, picked, handle) -> None:
     """The masking controls and the views they drive. Moving a control reruns only this part, and only the open
-    tab is computed (switching tabs reruns this part too)."""
+    tab is computed (switching tabs reruns this part too); the mask ratio reruns nothing (a flip-book)."""
     masking = masking_controls(handle)
     images, ident = [picked.image], (choice.spec, choice.pretrained, picked.key)
     recon, side, sweep_tab = st.tabs(TABS, key="mae_tab", on_change="rerun")
