@@ -122,13 +122,16 @@ function fit() {  // the whole map with 3% to spare on each side; x and y scaled
   const [x0, y0, x1, y1] = state.bounds;
   const [w, h] = area();
   const sx = w / ((x1 - x0) * 1.06), sy = h / ((y1 - y0) * 1.06);
-  state.view = {x0: x0 - (x1 - x0) * 0.03, y0: y0 - (y1 - y0) * 0.03, sx, sy, height: h};
+  state.view = {x0: x0 - (x1 - x0) * 0.03, y0: y0 - (y1 - y0) * 0.03, sx, sy, height: h, fitted: true};
 }
 
-function resize() {
+function resize() {  // the whole map while the user has not zoomed or panned; else the same centre and scale
   const [w, h] = area();
-  if (!state.view) fit();
-  else state.view = {...state.view, height: h};
+  if (!state.view || state.view.fitted) fit();
+  else if (h !== state.view.height) {
+    const v = state.view, dy = (h - v.height) / 2 / v.sy;
+    state.view = {...v, y0: v.y0 - dy, height: h};
+  }
   canvas.style.width = `${w}px`;
   canvas.style.height = `${h}px`;
   canvas.width = Math.round(w * dpr());
@@ -194,7 +197,7 @@ plot.addEventListener('wheel', (e) => {
   const [mx, my] = toMap(e.clientX - r.left, e.clientY - r.top);
   const f = Math.exp(-Math.max(-600, Math.min(600, e.deltaY)) * 0.002);  // 120 (one notch) zooms by 1.27x
   const v = state.view;
-  state.view = {...v, sx: v.sx * f, sy: v.sy * f, x0: mx - (mx - v.x0) / f, y0: my - (my - v.y0) / f};
+  state.view = {...v, sx: v.sx * f, sy: v.sy * f, x0: mx - (mx - v.x0) / f, y0: my - (my - v.y0) / f, fitted: false};
   tooltip.hidden = true;
   redraw();
 }, {passive: false});
@@ -228,7 +231,7 @@ window.addEventListener('pointermove', (e) => {
   if (Math.hypot(p[0] - q[0], p[1] - q[1]) > 4) drag.moved = true;
   if (state.mode === 'pan') {
     const v = drag.view;
-    state.view = {...v, x0: v.x0 - (p[0] - q[0]) / v.sx, y0: v.y0 + (p[1] - q[1]) / v.sy};
+    state.view = {...v, x0: v.x0 - (p[0] - q[0]) / v.sx, y0: v.y0 + (p[1] - q[1]) / v.sy, fitted: false};
     redraw();
     return;
   }
