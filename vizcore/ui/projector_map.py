@@ -90,7 +90,7 @@ def map_figure(data: DataChoice, source: Source, proj: projection.Projection, di
         axes = [f"{name} {i + 1}" for i in range(dims)]
         note = "axes have no units: neighbourhoods are meaningful, distances between clusters are not"
     common = dict(title=f"{data.title} · {source.title} · {name} {dims}-D", axis_titles=axes,
-                  subtitle=f"all {len(proj.coords):,} images, one dot each; {note}",
+                  subtitle=f"all {len(proj.coords):,} {'vectors' if data.vectors else 'images'}, one dot each; {note}",
                   hover=_hover(data, color_by or display.color_by), highlight=matches, contours=display.contours,
                   height=height, **_colours(data, color_by or display.color_by))
     if dims == 3:
