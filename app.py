@@ -28,6 +28,8 @@ page = st.navigation(
         st.Page("pages/projector.py", title="Embedding projector", icon=":material/scatter_plot:"),
     ]
 )
+if page.url_path:  # every page but Home loads models: let a running warm-up finish first (vizcore.ui.warmup.wait)
+    warmup.wait()
 try:
     page.run()
 finally:  # every page: freeze the long-lived heap, so Streamlit's gc after each run skips it (vizcore.ui.reuse)

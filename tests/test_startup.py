@@ -78,6 +78,28 @@ print(json.dumps({{"exception": [str(e.value) for e in at.exception], "alive": t
     assert out["model"] == out["spec"] == "bundled:tiny_vit" and out["loads"] == [out["spec"]]  # from the cache
 
 
+def test_a_page_waits_for_a_running_warmup_but_not_for_its_own_run(monkeypatch):
+    """`warmup.wait` joins a running warm-up (so no two threads import torch at once), except from the script run
+    the warm-up itself waits for (that would never end)."""
+    import threading
+    import time
+
+    from vizcore.ui import warmup
+
+    release = threading.Event()
+    busy = threading.Thread(target=release.wait, daemon=True)
+    busy.start()
+    monkeypatch.setattr(warmup, "_thread", busy)
+    monkeypatch.setattr(warmup, "_after", threading.current_thread())
+    t = time.perf_counter()
+    warmup.wait()  # called from the run the warm-up waits for: returns at once
+    assert busy.is_alive() and time.perf_counter() - t < 1
+    monkeypatch.setattr(warmup, "_after", None)  # another run: waits until the warm-up is over
+    threading.Timer(0.3, release.set).start()
+    warmup.wait()
+    assert not busy.is_alive()
+
+
 def test_warmup_can_be_switched_off(monkeypatch):
     from vizcore.ui import warmup
 

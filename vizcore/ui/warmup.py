@@ -18,8 +18,10 @@ The cyclic garbage collector stays off while it loads (it would walk the growing
 again and again, holding the GIL), then what was loaded is frozen (`gc.freeze`, as `vizcore.ui.reuse.settle`
 does), so the page's first run does not pay for one full collection of it either.
 
-A page opened while this runs waits at most for what is left of it (imports are serialised by Python's import
-locks, the model by the cache's lock). `VIZCORE_WARMUP=0` turns it off (tests that check what Home alone imports).
+A page opened while this runs first waits for it to finish (`wait`, called by app.py for every page but Home),
+under a spinner: the page needs the same libraries, so it loses nothing, and no two threads import torch's modules
+at once (they import each other in cycles, and two threads inside one cycle make Python's import machinery fail
+one of them with a deadlock error). `VIZCORE_WARMUP=0` turns it off (tests that check what Home alone imports).
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ import logging
 import os
 import threading
 
+import streamlit as st
+
 from vizcore import figures
 from vizcore.ui import cache
 
@@ -36,6 +40,7 @@ log = logging.getLogger("vizcore.ui")
 
 _lock = threading.Lock()
 _thread: threading.Thread | None = None
+_after: threading.Thread | None = None  # the script run the warm-up waits for before it starts
 
 
 def enabled() -> bool:
@@ -46,15 +51,25 @@ def enabled() -> bool:
 def start() -> threading.Thread | None:
     """Once per process (and only when `enabled`), start the warm-up thread; it begins when the calling script
     run's thread has finished. Returns that thread (the same one on later calls), or None when disabled."""
-    global _thread
+    global _thread, _after
     if not enabled():
         return None
     with _lock:
         if _thread is None:
-            _thread = threading.Thread(target=_warm, args=(threading.current_thread(),), name="vizcore-warmup",
-                                       daemon=True)
+            _after = threading.current_thread()
+            _thread = threading.Thread(target=_warm, args=(_after,), name="vizcore-warmup", daemon=True)
             _thread.start()
         return _thread
+
+
+def wait() -> None:
+    """Block, under a spinner, until a running warm-up has finished. Returns at once when none is running, or when
+    called from the script run it waits for (a page opened in the same run loop: it loads what it needs itself)."""
+    thread = _thread
+    if thread is None or not thread.is_alive() or threading.current_thread() is _after:
+        return
+    with st.spinner("Loading torch, timm and the default model (once per server)…", show_time=True):
+        thread.join()
 
 
 def _warm(after: threading.Thread) -> None:
