@@ -103,6 +103,7 @@ def test_the_digest_changes_with_what_is_drawn_only():
 @pytest.mark.parametrize("kwargs, message", [
     (dict(coords=np.zeros((0, 2))), r"shaped \(N, 2\)"),
     (dict(coords=np.zeros((4, 3))), r"shaped \(N, 2\)"),
+    (dict(coords=np.array([[0.0, 1.0], [np.nan, 2.0], [np.inf, 0.0]])), "2 of 3 map coordinates are not finite"),
     (dict(coords=np.zeros((4, 2)), categories=[0, 1]), "one per point"),
     (dict(coords=np.zeros((2, 2)), categories=[0, 3], category_names=["a"]), "names were given"),
     (dict(coords=np.zeros((2, 2)), values=[1.0]), "one per point"),

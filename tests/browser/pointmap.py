@@ -55,12 +55,11 @@ def canvas_pixels(frame, where: np.ndarray) -> np.ndarray:
 
 
 def over_white(rgba: np.ndarray) -> np.ndarray:
-    """The colour of one point drawn over the white background: pointmap's blend, `255 + trunc((c - 255) a / 255)`
-    with rounding as raster.js does it (integer arithmetic, truncation toward zero)."""
-    c = rgba[:, :3].astype(np.int64)
-    a = rgba[:, 3:4].astype(np.int64)
-    num = (c - 255) * a + 127
-    return (255 + np.trunc(num / 255)).astype(np.uint8)
+    """The colour of one point drawn over the white background, as raster.js blends:
+    255 + round((c - 255) * alpha / 255), halves rounded up (JavaScript's Math.round)."""
+    c = rgba[:, :3].astype(np.float64)
+    a = rgba[:, 3:4].astype(np.float64)
+    return (255 + np.floor((c - 255) * a / 255 + 0.5)).astype(np.uint8)
 
 
 def isolated(px: np.ndarray, alpha: np.ndarray, apart: int) -> np.ndarray:

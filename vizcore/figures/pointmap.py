@@ -94,11 +94,15 @@ def point_map(coords, *, title: str, subtitle: str = "", axis_titles: Sequence[s
         thumbnails: (N,) uint8 (h, w, 3) images (or None where a row has none), for hover; kept up to THUMBS_MAX.
 
     Raises:
-        InputError: coordinates not (N, 2) or empty; categories / values / highlight not one per point.
+        InputError: coordinates not (N, 2), empty or not finite; categories / values / highlight not one per point.
     """
     xy = np.ascontiguousarray(coords, dtype=np.float32)
     if xy.ndim != 2 or xy.shape[1] != 2 or len(xy) == 0:
         raise InputError(f"Expected 2-D map coordinates shaped (N, 2); got {tuple(xy.shape)}.")
+    bad = int((~np.isfinite(xy).all(axis=1)).sum())
+    if bad:
+        raise InputError(f"{bad:,} of {len(xy):,} map coordinates are not finite (NaN or infinite); a map needs a "
+                         "position for every point. Recompute the map, or drop those rows.")
     n = len(xy)
     if categories is not None:
         codes = np.asarray(categories)
