@@ -135,6 +135,19 @@ def _serve(app: Path, n: int, renderer: str, atlas_path: str | None) -> tuple[su
     raise RuntimeError("streamlit did not start")
 
 
+def _wheel_zooms(frame, script: str, repeats: int, what: str) -> float:
+    """Median seconds of `repeats` wheel steps (in and out in turn) timed by `script` in `frame`; fails if one did
+    not change `what` (then no zoom was measured)."""
+    zooms = []
+    for i in range(repeats):
+        seconds, moved = frame.evaluate(script, -120 if i % 2 == 0 else 120)
+        if not moved:
+            raise RuntimeError(f"the wheel did not change {what}: no zoom was measured")
+        zooms.append(seconds)
+        time.sleep(0.3)
+    return statistics.median(zooms)
+
+
 def _measure(page, url: str, renderer: str, repeats: int) -> dict:
     t = time.perf_counter()
     page.goto(url)
@@ -145,14 +158,7 @@ def _measure(page, url: str, renderer: str, repeats: int) -> dict:
         inner.wait_for_function("() => window.pointmap && window.pointmap.frames > 0", timeout=600_000)
         inner.evaluate(NEXT_FRAME)
         first = time.perf_counter() - t
-        zooms = []
-        for i in range(repeats):
-            seconds, moved = inner.evaluate(POINTMAP_WHEEL, -120 if i % 2 == 0 else 120)
-            if not moved:
-                raise RuntimeError("the wheel did not change the map's scale: no zoom was measured")
-            zooms.append(seconds)
-            time.sleep(0.3)
-        return {"first": first, "zoom": statistics.median(zooms)}
+        return {"first": first, "zoom": _wheel_zooms(inner, POINTMAP_WHEEL, repeats, "the map's scale")}
     if renderer == "atlas":  # the component draws inside its iframe
         frame = page.frame_locator("iframe").first
         frame.locator("canvas").first.wait_for(state="attached", timeout=600_000)
@@ -162,15 +168,9 @@ def _measure(page, url: str, renderer: str, repeats: int) -> dict:
     first = time.perf_counter() - t
     target = (frame.locator("canvas").last if renderer == "atlas" else page.locator(SELECTORS[renderer]).last)
     box = target.bounding_box()
-    zooms = []
     if renderer == "plotly":
-        for i in range(repeats):
-            seconds, moved = page.evaluate(PLOTLY_WHEEL, -120 if i % 2 == 0 else 120)
-            if not moved:
-                raise RuntimeError("the wheel did not change the x range: no zoom was measured")
-            zooms.append(seconds)
-            time.sleep(0.3)
-        return {"first": first, "zoom": statistics.median(zooms)}
+        return {"first": first, "zoom": _wheel_zooms(page, PLOTLY_WHEEL, repeats, "the x range")}
+    zooms = []
     for i in range(repeats):
         page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
         t0 = page.evaluate("() => performance.now()")

@@ -33,6 +33,15 @@ def _inside(poly: np.ndarray, pts: np.ndarray) -> np.ndarray:
     return inside
 
 
+def _open_map(server, page):
+    """The projector's default map (digits, PCA): its frame, what it drew, each point's canvas pixel."""
+    page.goto(server.url("projector"))
+    wait_idle(page)
+    frame = map_frame(page)
+    m = drawn(frame)
+    return frame, m, pixels(m["view"], m["xy"])
+
+
 def _canvas_size(frame) -> list[int]:
     return frame.evaluate("() => [document.querySelector('canvas.points').width, "
                           "document.querySelector('canvas.points').height]")
@@ -84,11 +93,7 @@ def test_the_pixels_drawn_are_the_colours_built(server, page):
 
 
 def test_box_and_lasso_select_exactly_the_points_inside_and_the_zip_downloads(server, page):
-    page.goto(server.url("projector"))
-    wait_idle(page)
-    frame = map_frame(page)
-    m = drawn(frame)
-    px = pixels(m["view"], m["xy"])
+    frame, m, px = _open_map(server, page)
     lo, hi = np.percentile(px, 30, axis=0), np.percentile(px, 55, axis=0)
     start, end = np.round(lo).astype(int), np.round(hi).astype(int)
     page.mouse.move(*on_page(frame, start))
@@ -136,11 +141,7 @@ def test_box_and_lasso_select_exactly_the_points_inside_and_the_zip_downloads(se
 
 
 def test_wheel_zooms_hover_shows_the_image_and_double_click_clears(server, page):
-    page.goto(server.url("projector"))
-    wait_idle(page)
-    frame = map_frame(page)
-    m = drawn(frame)
-    px = pixels(m["view"], m["xy"])
+    frame, m, px = _open_map(server, page)
     alone = isolated(px, m["shown"][:, 3], apart=16)
     row = int(alone[len(alone) // 2])
     page.mouse.move(*on_page(frame, px[row]))
