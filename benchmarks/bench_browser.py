@@ -104,10 +104,15 @@ def start_to_interactive(browser, script: Path | None, path: str = "") -> float:
     return out
 
 
+# The projector's point map (a component iframe) has drawn its first frame.
+MAP_DRAWN = """() => { const f = document.querySelector('iframe[title*="pointmap"]');
+    return !!(f && f.contentWindow && f.contentWindow.pointmap && f.contentWindow.pointmap.frames > 0); }"""
+
+
 def _drawn(page, before: str | None = None, timeout: float = 180_000) -> None:
     """Wait until the run is over and a figure or image is on the page (different from `before` when given)."""
     page.wait_for_function("() => document.querySelector('.js-plotly-plot, [data-testid=\"stImage\"] img') "
-                           f"|| ({ANY_FLIP})()", timeout=timeout)
+                           f"|| ({ANY_FLIP})() || ({MAP_DRAWN})()", timeout=timeout)
     if before is not None:
         page.wait_for_function(f"old => ({PLOTS})() !== old", arg=before, timeout=timeout)
     page.wait_for_function(RUN_DONE, timeout=timeout)
