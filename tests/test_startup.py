@@ -78,9 +78,9 @@ print(json.dumps({{"exception": [str(e.value) for e in at.exception], "alive": t
     assert out["model"] == out["spec"] == "bundled:tiny_vit" and out["loads"] == [out["spec"]]  # from the cache
 
 
-def test_a_page_waits_for_a_running_warmup_but_not_for_its_own_run(monkeypatch):
-    """`warmup.wait` joins a running warm-up (so no two threads import torch at once), except from the script run
-    the warm-up itself waits for (that would never end)."""
+def test_a_page_waits_for_a_warmup_that_has_begun_and_cancels_one_that_has_not(monkeypatch):
+    """`warmup.wait` (every page but Home) joins a warm-up that is loading, so no two threads import torch at once;
+    a warm-up still waiting for its run or its grace period is cancelled instead (the page loads alone)."""
     import threading
     import time
 
@@ -90,14 +90,16 @@ def test_a_page_waits_for_a_running_warmup_but_not_for_its_own_run(monkeypatch):
     busy = threading.Thread(target=release.wait, daemon=True)
     busy.start()
     monkeypatch.setattr(warmup, "_thread", busy)
-    monkeypatch.setattr(warmup, "_after", threading.current_thread())
+    monkeypatch.setattr(warmup, "_begun", threading.Event())
+    monkeypatch.setattr(warmup, "_page_first", False)
     t = time.perf_counter()
-    warmup.wait()  # called from the run the warm-up waits for: returns at once
-    assert busy.is_alive() and time.perf_counter() - t < 1
-    monkeypatch.setattr(warmup, "_after", None)  # another run: waits until the warm-up is over
+    warmup.wait()  # not begun: returns at once, and the warm-up will not begin
+    assert busy.is_alive() and time.perf_counter() - t < 1 and warmup._page_first
+    monkeypatch.setattr(warmup, "_page_first", False)
+    warmup._begun.set()  # loading: the page waits until it is over
     threading.Timer(0.3, release.set).start()
     warmup.wait()
-    assert not busy.is_alive()
+    assert not busy.is_alive() and not warmup._page_first
 
 
 def test_warmup_can_be_switched_off(monkeypatch):

@@ -3,8 +3,8 @@
 Home imports no torch, timm or scikit-learn (issue 15: the server starts and Home is interactive about as fast as a
 trivial Streamlit app). The Attention page, usually the next one opened, then paid for them: torch, timm (which
 imports torchvision, `torch._dynamo` and sympy) and building the bundled ViT take about 5 s of its first visit on
-this 2-core machine. `start` runs that work once per process in a daemon thread, after the run that called it has
-finished (it waits for that script thread), while the user reads the page:
+this 2-core machine. `start` runs that work once per process in a daemon thread, `GRACE_S` after the run that
+called it has finished (it waits for that script thread), while the user reads the page:
 
 1. `vizcore.ui.cache.vit`: torch and the ViT analyses; `figures.head_maps`: plotly's subplots and the attention
    figures;
@@ -21,7 +21,8 @@ does), so the page's first run does not pay for one full collection of it either
 A page opened while this runs first waits for it to finish (`wait`, called by app.py for every page but Home),
 under a spinner: the page needs the same libraries, so it loses nothing, and no two threads import torch's modules
 at once (they import each other in cycles, and two threads inside one cycle make Python's import machinery fail
-one of them with a deadlock error). `VIZCORE_WARMUP=0` turns it off (tests that check what Home alone imports).
+one of them with a deadlock error). A page opened before the warm-up began cancels it and loads alone.
+`VIZCORE_WARMUP=0` turns it off (tests that check what Home alone imports).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import gc
 import logging
 import os
 import threading
+import time
 
 import streamlit as st
 
@@ -38,9 +40,13 @@ from vizcore.ui import cache
 
 log = logging.getLogger("vizcore.ui")
 
+GRACE_S = 0.5  # after the run: its last messages and media go out before an import holds the GIL (see `_warm`)
+
 _lock = threading.Lock()
 _thread: threading.Thread | None = None
 _after: threading.Thread | None = None  # the script run the warm-up waits for before it starts
+_begun = threading.Event()  # set (under `_lock`) when the warm-up starts loading
+_page_first = False  # set (under `_lock`) when a model page ran before the warm-up began: it is not needed then
 
 
 def enabled() -> bool:
@@ -63,10 +69,14 @@ def start() -> threading.Thread | None:
 
 
 def wait() -> None:
-    """Block, under a spinner, until a running warm-up has finished. Returns at once when none is running, or when
-    called from the script run it waits for (a page opened in the same run loop: it loads what it needs itself)."""
-    thread = _thread
-    if thread is None or not thread.is_alive() or threading.current_thread() is _after:
+    """Block, under a spinner, until a warm-up that has begun loading has finished. A warm-up that has not begun
+    (its run or its grace period is not over) never will: this page loads what it needs itself, alone."""
+    global _page_first
+    with _lock:
+        thread, begun = _thread, _begun.is_set()
+        if not begun:
+            _page_first = True
+    if thread is None or not begun or not thread.is_alive():
         return
     with st.spinner("Loading torch, timm and the default model (once per server)…", show_time=True):
         thread.join()
@@ -75,6 +85,14 @@ def wait() -> None:
 def _warm(after: threading.Thread) -> None:
     if after is not threading.main_thread():  # a Streamlit script thread ends after its run (and its gc)
         after.join()
+    # Measured (server logs against the browser, load 18-22): starting at once delayed Home's "interactive" in
+    # the browser by 0.35-0.8 s; the event loop that sends the run's last messages waits for the GIL, which the
+    # first imports (loading libtorch) hold for long stretches.
+    time.sleep(GRACE_S)
+    with _lock:
+        if _page_first:  # a model page is loading (or has loaded) what it needs: never import beside it
+            return
+        _begun.set()
     collecting = gc.isenabled()
     gc.disable()
     try:
