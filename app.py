@@ -9,7 +9,8 @@ from vizcore.threads import set_torch_threads
 from vizcore.ui import reuse, state, warmup
 from vizcore.ui.shell import ensure_navigation
 
-set_torch_threads()  # one torch thread by default: see vizcore/threads.py for why and the measurements
+# One torch thread by default (vizcore/threads.py says why); not while the warm-up imports torch (it reads the env).
+warmup.unless_loading(set_torch_threads)
 ensure_navigation()
 state.new_run()  # one count per page run: kept controls tell a returning widget from one on screen
 # A local PNG, served by this server: a ":material/...:" page icon is fetched from a font CDN (fails offline).

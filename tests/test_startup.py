@@ -102,6 +102,28 @@ def test_a_page_waits_for_a_warmup_that_has_begun_and_cancels_one_that_has_not(m
     assert not busy.is_alive() and not warmup._page_first
 
 
+def test_no_thread_count_change_while_the_warmup_imports_torch(monkeypatch):
+    """app.py's `set_torch_threads` reads torch from `sys.modules`; while the warm-up imports torch it would meet a
+    half-imported module (seen in the browser benchmark: AttributeError, no `get_num_threads`), so it is skipped."""
+    import threading
+
+    from vizcore.ui import warmup
+
+    release = threading.Event()
+    busy = threading.Thread(target=release.wait, daemon=True)
+    busy.start()
+    monkeypatch.setattr(warmup, "_thread", busy)
+    monkeypatch.setattr(warmup, "_begun", threading.Event())
+    ran = []
+    warmup.unless_loading(lambda: ran.append("before it began"))
+    warmup._begun.set()
+    warmup.unless_loading(lambda: ran.append("while loading"))
+    release.set()
+    busy.join()
+    warmup.unless_loading(lambda: ran.append("after"))
+    assert ran == ["before it began", "after"]
+
+
 def test_warmup_can_be_switched_off(monkeypatch):
     from vizcore.ui import warmup
 

@@ -32,6 +32,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 
 import streamlit as st
 
@@ -66,6 +67,18 @@ def start() -> threading.Thread | None:
             _thread = threading.Thread(target=_warm, args=(_after,), name="vizcore-warmup", daemon=True)
             _thread.start()
         return _thread
+
+
+def unless_loading(step: Callable[[], object]) -> None:
+    """Run `step` unless the warm-up is importing and loading now (then skip it); it cannot begin meanwhile.
+
+    For code that reads a module from `sys.modules` without importing it: `vizcore.threads.set_torch_threads` looks
+    for torch there and would meet a half-imported one (no `get_num_threads` yet). Skipping it then is safe: torch
+    reads OMP_NUM_THREADS, which the first run set, when its libraries load."""
+    with _lock:
+        thread = _thread
+        if not (thread is not None and _begun.is_set() and thread.is_alive()):
+            step()
 
 
 def wait() -> None:
