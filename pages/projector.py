@@ -31,7 +31,7 @@ display = mapview.map_controls(data, method)
 matches = mapview.search_matches(data, display)
 
 left, right = st.columns([4, 1])
-with left:
+with left, inline_errors():  # a broken stored map is said inline
     selected = mapview.draw_map(data, source, proj, display, matches)
 with right:
     views.quality(data, source, method, X, proj)

@@ -87,9 +87,17 @@ def test_thumbnail_atlas_puts_row_i_in_cell_i():
 def test_density_contours_lie_in_the_map():
     xy = np.random.default_rng(0).normal(size=(2000, 2))
     pm = point_map(xy, title="t", contours=True)
-    pts = np.concatenate([np.asarray(line) for line in pm.contours])
+    pts = np.concatenate([np.asarray(line) for line in pm.contours]) + pm.offset  # drawn around the offset
     assert len(pm.contours) >= 8 and (pts.min(0) >= xy.min(0) - 1e-6).all() and (pts.max(0) <= xy.max(0) + 1e-6).all()
     assert point_map(np.zeros((5, 2)), title="t", contours=True).contours == []  # all in one place: none
+
+
+def test_a_map_far_from_zero_keeps_its_spread():
+    x = 1e9 + np.arange(300.0)  # float32 alone would put all 300 at 1e9 (its resolution there is 64)
+    pm = point_map(np.stack([x, np.zeros(300)], 1), title="t")
+    assert pm.offset == (1e9 + 149.5, 0.0)
+    assert len(np.unique(pm.xy[:, 0])) == 300
+    assert np.allclose(pm.xy[:, 0].astype(np.float64) + pm.offset[0], x, rtol=0, atol=1e-4)
 
 
 def test_the_digest_changes_with_what_is_drawn_only():

@@ -30,6 +30,8 @@ def test_ticks_are_round_numbers_inside_the_range(js):
     assert js("return g.niceTicks(-13, 27, 4).map(t => t.value);") == [-10, 0, 10, 20]
     assert js("return g.niceTicks(-0.3, 0.3, 3).map(t => t.label);") == ["-0.2", "0.0", "0.2"]  # no "-0.0"
     assert js("return [g.niceTicks(5, 5, 4), g.niceTicks(0, NaN, 4), g.niceTicks(0, Infinity, 4)];") == [[], [], []]
+    # zoomed in beyond float64's resolution (this looped forever), and a step too small for toFixed's 100 digits
+    assert js("return [g.niceTicks(0.7, 0.7 + Number.EPSILON, 5), g.niceTicks(0, 1e-120, 5).length];") == [[], 6]
 
 
 def test_polygon_selection_by_the_even_odd_rule(js):

@@ -91,6 +91,14 @@ def test_the_pixels_drawn_are_the_colours_built(server, page):
     assert len(check) >= 10, len(check)
     assert (canvas_pixels(frame, px2[check]) == over_white(m2["shown"][check])).all()
 
+    n = _selected_count(page)  # a search redraws the map (new colours): the map and the page keep the same selection
+    page.get_by_role("textbox", name="Search").fill("3")
+    page.get_by_role("textbox", name="Search").press("Enter")
+    page.get_by_text(f"{n:,} images selected").first.wait_for(timeout=60_000)
+    wait_idle(page)
+    frame = map_frame(page)
+    frame.wait_for_function(f"() => window.pointmap.selected === {n}", timeout=30_000)
+
 
 def test_box_and_lasso_select_exactly_the_points_inside_and_the_zip_downloads(server, page):
     frame, m, px = _open_map(server, page)

@@ -34,7 +34,8 @@ class PointMap:
     """A 2-D map of N points as the browser draws it.
 
     Attributes:
-        xy: (N, 2) float32 map coordinates.
+        xy: (N, 2) float32 map coordinates minus `offset` (the float64 centre of their range), so that a map far
+            from 0 keeps its spread in float32; the axes show xy + offset.
         rgba: (N, 4) uint8 colour of each point, alpha included (dimmed where a search does not match).
         codes: (N,) uint16 category of each point (its legend entry), or None for a colour scale.
         legend: {"kind": "categories", "title", "items": [{"code", "name", "color", "count"}], "names"} or
@@ -61,6 +62,8 @@ class PointMap:
     thumb_columns: int = 0
     thumb_count: int = 0
     height: int = MAP_HEIGHT
+    offset: tuple[float, float] = (0.0, 0.0)
+    selectable: bool = True
 
     @property
     def radius(self) -> float:
@@ -81,7 +84,8 @@ class PointMap:
 def point_map(coords, *, title: str, subtitle: str = "", axis_titles: Sequence[str] = ("1", "2"),
               categories=None, category_names: Sequence[str] = (), values=None, color_title: str = "label",
               hover: Sequence[str] | None = None, highlight=None, contours: bool = False,
-              thumbnails: Sequence[np.ndarray | None] | None = None, height: int = MAP_HEIGHT) -> PointMap:
+              thumbnails: Sequence[np.ndarray | None] | None = None, height: int = MAP_HEIGHT,
+              selectable: bool = True) -> PointMap:
     """All N points of a 2-D map, coloured by a category or by a number, ready for `vizcore.ui.pointmap`.
 
     Args:
@@ -92,17 +96,20 @@ def point_map(coords, *, title: str, subtitle: str = "", axis_titles: Sequence[s
         highlight: (N,) bool; non-matching points are dimmed and the matches outlined.
         contours: add CONTOUR_LEVELS density contour lines.
         thumbnails: (N,) uint8 (h, w, 3) images (or None where a row has none), for hover; kept up to THUMBS_MAX.
+        selectable: False for a map that only shows (a drag pans, a click picks nothing).
 
     Raises:
         InputError: coordinates not (N, 2), empty or not finite; categories / values / highlight not one per point.
     """
-    xy = np.ascontiguousarray(coords, dtype=np.float32)
-    if xy.ndim != 2 or xy.shape[1] != 2 or len(xy) == 0:
-        raise InputError(f"Expected 2-D map coordinates shaped (N, 2); got {tuple(xy.shape)}.")
-    bad = int((~np.isfinite(xy).all(axis=1)).sum())
+    full = np.asarray(coords, dtype=np.float64)
+    if full.ndim != 2 or full.shape[1] != 2 or len(full) == 0:
+        raise InputError(f"Expected 2-D map coordinates shaped (N, 2); got {tuple(full.shape)}.")
+    bad = int((~np.isfinite(full).all(axis=1)).sum())
     if bad:
-        raise InputError(f"{bad:,} of {len(xy):,} map coordinates are not finite (NaN or infinite); a map needs a "
+        raise InputError(f"{bad:,} of {len(full):,} map coordinates are not finite (NaN or infinite); a map needs a "
                          "position for every point. Recompute the map, or drop those rows.")
+    offset = (full.min(axis=0) + full.max(axis=0)) / 2  # float32 around 0: a map far from 0 keeps its spread
+    xy = np.ascontiguousarray(full - offset, dtype=np.float32)
     n = len(xy)
     if categories is not None:
         codes = np.asarray(categories)
@@ -128,7 +135,7 @@ def point_map(coords, *, title: str, subtitle: str = "", axis_titles: Sequence[s
     atlas = thumbnail_atlas(thumbnails) if thumbnails is not None and n <= THUMBS_MAX else None
     return PointMap(xy, rgba, codes, legend, title, subtitle, (str(axis_titles[0]), str(axis_titles[1])), text,
                     matches, density_contours(xy) if contours else [], *(atlas or (None, "image/png", 0, 0, 0)),
-                    height=height)
+                    height=height, offset=(float(offset[0]), float(offset[1])), selectable=selectable)
 
 
 def _hex(colour: str) -> tuple[int, int, int]:

@@ -60,7 +60,7 @@ class Vectors:
         image_column: a metadata column holding each row's image (see `image_kind`), or None.
         image_kind: "path" (a file path, relative to `root` unless absolute) or "bytes" (an encoded image).
         root: the folder relative image paths start from.
-        coords: (N, 2|3) float32 map stored with the vectors (`map.parquet`), or None.
+        coords: (N, 2|3) float64 map stored with the vectors (`map.parquet`), or None.
     """
 
     X: np.ndarray
@@ -278,7 +278,11 @@ def _attach_map(vectors: Vectors, path: Path) -> Vectors:
         if (order < 0).any():
             raise InputError(f"'{path}' does not cover every id of the vectors; rerun `vizcore project`.")
         m = m.iloc[order]
-    coords = np.ascontiguousarray(m[axes].to_numpy(np.float32))
+    coords = np.ascontiguousarray(m[axes].to_numpy(np.float64))  # float64: a map far from 0 keeps its spread
+    bad = int((~np.isfinite(coords).all(axis=1)).sum())
+    if bad:
+        raise InputError(f"'{path}' has {bad:,} rows whose coordinates are not finite (NaN or infinite). Rerun "
+                         "`vizcore project`, or move map.parquet away to open the vectors without it.")
     return Vectors(vectors.X, vectors.metadata, vectors.source, vectors.image_column, vectors.image_kind,
                    vectors.root, coords)
 

@@ -42,7 +42,7 @@ def draw(pm: PointMap, *, key: str, map_id: str) -> MapSelection:
         matches=None if pm.matches is None else pm.matches.tobytes(),
         hover=None if pm.hover is None else "\n".join(t.replace("\n", " ") for t in pm.hover).encode(),
         thumbs=pm.thumbs, thumb_type=pm.thumb_type, thumb_size=pm.thumb_side, thumb_columns=pm.thumb_columns,
-        thumb_count=pm.thumb_count)
+        thumb_count=pm.thumb_count, offset=list(pm.offset), selectable=pm.selectable)
     return selection(value, map_id, n)
 
 

@@ -45,7 +45,10 @@ def search_matches(data: DataChoice, display: MapOptions) -> np.ndarray | None:
     values = np.array([str(v).casefold() for v in column_values(data, display.search_in)])
     query = display.search.casefold()
     exact = values == query
-    return exact if exact.any() else np.char.find(values.astype(str), query) >= 0
+    found = exact if exact.any() else np.char.find(values.astype(str), query) >= 0
+    if not found.any():
+        st.caption(f"No point's {display.search_in} matches '{display.search}'.")
+    return found
 
 
 def _colours(data: DataChoice, name: str) -> dict:
@@ -75,11 +78,16 @@ def _hover(data: DataChoice, color_by: str) -> np.ndarray | None:
     base = [f"{i} · label {d.label_names[k]}" for i, k in zip(d.ids, d.labels)]
     if color_by == "label":
         return np.asarray(base, dtype=object)
-    return np.asarray([f"{b}<br>{color_by} {v}" for b, v in zip(base, d.metadata[color_by])], dtype=object)
+    return np.asarray([f"{b} · {color_by} {_short(v)}" for b, v in zip(base, d.metadata[color_by])], dtype=object)
+
+
+def _short(value) -> str:
+    """A metadata value for hover: numbers to 4 significant digits, text as it is."""
+    return f"{value:.4g}" if isinstance(value, (float, np.floating)) else str(value)
 
 
 def map_figure(data: DataChoice, source: Source, proj: projection.Projection, display: MapOptions, *,
-               matches=None, height: int = MAP_HEIGHT, color_by: str | None = None):
+               matches=None, height: int = MAP_HEIGHT, color_by: str | None = None, selectable: bool = True):
     """The map of all points: a `figures.PointMap` in 2-D (drawn by `ui.pointmap`), a plotly figure in 3-D."""
     dims = proj.coords.shape[1]
     name = METHOD_NAMES[proj.method]
@@ -95,7 +103,7 @@ def map_figure(data: DataChoice, source: Source, proj: projection.Projection, di
                   height=height, **_colours(data, color_by or display.color_by))
     if dims == 3:
         return figures.projection_scatter(proj.coords, highlight_name=f"'{display.search}'", **common)
-    return figures.point_map(proj.coords, thumbnails=_hover_thumbnails(data), **common)
+    return figures.point_map(proj.coords, thumbnails=_hover_thumbnails(data), selectable=selectable, **common)
 
 
 def _hover_thumbnails(data: DataChoice) -> list[np.ndarray] | None:

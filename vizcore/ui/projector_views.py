@@ -214,7 +214,8 @@ def _compare_column(data: DataChoice, source: Source, method: Method, key: str) 
     proj = project(data, source, method, X)
     display = MapOptions("label", "", "label", False)
     ident = map_id(data, source, proj)
-    pm = cached_map((ident, display, 480), lambda: map_figure(data, source, proj, display, height=480))
+    pm = cached_map((ident, display, 480), lambda: map_figure(data, source, proj, display, height=480,
+                                                              selectable=False))
     pointmap.draw(pm, key=f"{key}_map", map_id=ident)
     labels = data.dataset.labels
     out: dict[str, float | None] = {"kNN accuracy": None, "linear-probe accuracy": None, "trustworthiness": None}

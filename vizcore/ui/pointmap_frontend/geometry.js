@@ -7,9 +7,13 @@ export function niceTicks(a, b, count) {
   if (!(span > 0) || !Number.isFinite(span)) return [];
   const raw = span / count, power = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 5, 10].map((m) => m * power).find((s) => s >= raw) || 10 * power;
-  const digits = Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
-  const out = [];
-  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) {
+  const scale = Math.max(Math.abs(lo), Math.abs(hi));
+  if (!(step > scale * 1e-12)) return [];  // steps below float64's resolution at these values: no honest labels
+  const digits = Math.min(20, Math.max(0, -Math.floor(Math.log10(step) + 1e-9)));
+  const out = [], first = Math.ceil(lo / step);
+  for (let k = 0; k <= 2 * count + 2; k++) {  // bounded: at most about 2 * count ticks fit
+    const v = (first + k) * step;
+    if (v > hi + step * 1e-9) break;
     const value = Math.abs(v) < step * 1e-9 ? 0 : v;
     out.push({value, label: value.toFixed(digits)});
   }

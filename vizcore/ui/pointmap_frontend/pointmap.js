@@ -51,6 +51,9 @@ function typed(bytes, Type) {  // an aligned copy: Streamlit's bytes are a view 
 
 function render(args) {
   state.args = args;
+  root.classList.toggle('showonly', !args.selectable);
+  $('.hint').textContent = args.selectable ? 'drag: select · scroll: zoom · click: one point' : 'drag: move · scroll: zoom';
+  if (!args.selectable && state.mode !== 'pan') setMode('pan');
   $('.title').textContent = args.title;
   $('.subtitle').textContent = args.subtitle || '';
   root.style.height = `${args.height}px`;
@@ -72,7 +75,11 @@ function load(args) {
   state.matchRows = matches && matches.length ? matches : null;
   state.hoverText = args.hover ? new TextDecoder().decode(args.hover).split('\n') : null;
   state.hidden = new Set();
-  state.selected = null;
+  // The selection the server holds (the last value sent) belongs to a map_id: shown again when that map comes back
+  // (new colours or a search keep the map_id; another data set, source or method does not).
+  const kept = state.sent && state.sent.map_id === args.map_id ? state.sent.rows.filter((i) => i < args.n) : [];
+  state.selected = kept.length ? kept : null;
+  stats.selected = kept.length;
   state.thumbs = null;
   if (args.thumbs) {
     createImageBitmap(new Blob([args.thumbs], {type: args.thumb_type})).then((bitmap) => { state.thumbs = bitmap; });
@@ -118,19 +125,26 @@ function area() {  // the plotting area in CSS pixels
   return [Math.max(10, r.width - MARGIN.left - MARGIN.right), Math.max(10, r.height - MARGIN.top - MARGIN.bottom)];
 }
 
-function fit() {  // the whole map with 3% to spare on each side; x and y scaled separately to fill the area
+function fittedScale() {  // pixels per map unit of the whole map, x and y
   const [x0, y0, x1, y1] = state.bounds;
   const [w, h] = area();
-  const sx = w / ((x1 - x0) * 1.06), sy = h / ((y1 - y0) * 1.06);
-  state.view = {x0: x0 - (x1 - x0) * 0.03, y0: y0 - (y1 - y0) * 0.03, sx, sy, height: h, fitted: true};
+  return {sx: w / ((x1 - x0) * 1.06), sy: h / ((y1 - y0) * 1.06)};
+}
+
+function fit() {  // the whole map with 3% to spare on each side; x and y scaled separately to fill the area
+  const [x0, y0, x1, y1] = state.bounds;
+  const [, h] = area();
+  const {sx, sy} = fittedScale();
+  state.view = {x0: x0 - (x1 - x0) * 0.03, y0: y0 - (y1 - y0) * 0.03, sx, sy, height: h, width: area()[0],
+                fitted: true};
 }
 
 function resize() {  // the whole map while the user has not zoomed or panned; else the same centre and scale
   const [w, h] = area();
   if (!state.view || state.view.fitted) fit();
-  else if (h !== state.view.height) {
-    const v = state.view, dy = (h - v.height) / 2 / v.sy;
-    state.view = {...v, y0: v.y0 - dy, height: h};
+  else if (h !== state.view.height || w !== state.view.width) {
+    const v = state.view, dx = (w - (v.width || w)) / 2 / v.sx, dy = (h - v.height) / 2 / v.sy;
+    state.view = {...v, x0: v.x0 - dx, y0: v.y0 - dy, height: h, width: w};
   }
   canvas.style.width = `${w}px`;
   canvas.style.height = `${h}px`;
@@ -195,8 +209,10 @@ plot.addEventListener('wheel', (e) => {
   if (!state.view) return;
   const r = plot.getBoundingClientRect();
   const [mx, my] = toMap(e.clientX - r.left, e.clientY - r.top);
-  const f = Math.exp(-Math.max(-600, Math.min(600, e.deltaY)) * 0.002);  // 120 (one notch) zooms by 1.27x
-  const v = state.view;
+  const v = state.view, fitted = fittedScale();
+  // 120 (one notch) zooms by 1.27x; between 1/100 and 100,000 times the whole map's scale
+  let f = Math.exp(-Math.max(-600, Math.min(600, e.deltaY)) * 0.002);
+  f = Math.min(Math.max(f, fitted.sx / 100 / v.sx), fitted.sx * 1e5 / v.sx);
   state.view = {...v, sx: v.sx * f, sy: v.sy * f, x0: mx - (mx - v.x0) / f, y0: my - (my - v.y0) / f, fitted: false};
   tooltip.hidden = true;
   redraw();
@@ -243,7 +259,7 @@ window.addEventListener('pointerup', () => {
   const {points, moved} = drag;
   drag = null;
   drawShape();
-  if (state.mode === 'pan' && moved) return;
+  if (state.mode === 'pan' && (moved || !state.args.selectable)) return;
   if (!moved) {  // a click: the point under the pointer, if any
     const i = pick(points[0][0], points[0][1]);
     if (i >= 0) select([i], i);
@@ -254,7 +270,7 @@ window.addEventListener('pointerup', () => {
   select(pointsInPolygon(state.xy, state.n, polygon).filter((i) => !isHidden(i)));
 });
 plot.addEventListener('pointerleave', () => { tooltip.hidden = true; });
-plot.addEventListener('dblclick', () => { if (state.selected) select([]); });
+plot.addEventListener('dblclick', () => { if (state.selected && state.args.selectable) select([]); });
 
 const boxCorners = ([x0, y0], [x1, y1]) => [[x0, y0], [x1, y0], [x1, y1], [x0, y1]];
 
@@ -264,7 +280,8 @@ function select(rows, clicked = null) {
   stats.selected = rows.length;
   recolour();
   redraw();
-  setValue({map_id: state.args.map_id, rows, clicked, seq: state.seq});
+  state.sent = {map_id: state.args.map_id, rows, clicked, seq: state.seq};
+  setValue(state.sent);
 }
 
 function hover([px, py]) {
@@ -307,8 +324,8 @@ const escape = (s) => String(s).replace(/[&<>"]/g, (c) => ({'&': '&amp;', '<': '
 
 function drawAxes() {
   const [w, h] = area();
-  const v = state.view;
-  const [x0, y0] = [v.x0, v.y0], [x1, y1] = [v.x0 + w / v.sx, v.y0 + h / v.sy];
+  const v = state.view, [ox, oy] = state.args.offset || [0, 0];  // the axes show the map's own coordinates
+  const [x0, y0] = [v.x0 + ox, v.y0 + oy], [x1, y1] = [x0 + w / v.sx, y0 + h / v.sy];
   const toX = (x) => MARGIN.left + (x - x0) * v.sx, toY = (y) => MARGIN.top + h - 1 - (y - y0) * v.sy;
   const parts = [`<rect class="frame" x="${MARGIN.left}" y="${MARGIN.top}" width="${w}" height="${h}"/>`];
   for (const t of niceTicks(x0, x1, Math.max(2, Math.floor(w / 90)))) {
