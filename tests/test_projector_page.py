@@ -217,6 +217,7 @@ def test_own_vectors_open_from_a_path_with_their_stored_map(tmp_path):
     at.radio(key="pj_method").set_value("stored").run()
     _ok(at)
     assert any("stored map" in m.value for m in at.markdown)
+    assert _maps(at)[0]["thumbs"]  # hover thumbnails from the Parquet's thumbnail column
     assert "kNN accuracy (k=20)" in _metrics(at)
     at.text_input(key="pj_search").input("class").run()  # a substring: all 300 match
     _ok(at)

@@ -11,11 +11,14 @@ import streamlit as st
 
 from vizcore import figures
 from vizcore.analysis import projection
+from vizcore.data import vector_sets
 from vizcore.export import render
-from vizcore.figures.pointmap import HOVER_MAX, THUMBS_MAX
+from vizcore.figures.pointmap import HOVER_MAX, THUMB_SIDE, THUMBS_MAX
 from vizcore.figures.projector import MAP_HEIGHT
 from vizcore.ui import pointmap
 from vizcore.ui.projector_state import MAX_CATEGORIES, METHOD_NAMES, TABS, DataChoice, MapOptions, Method, Source
+
+VECTOR_THUMBS_MAX = 5_000  # your own vectors' hover thumbnails: each image is decoded from its file (about 1 ms)
 
 
 def map_controls(data: DataChoice, method: Method) -> MapOptions:
@@ -106,10 +109,16 @@ def map_figure(data: DataChoice, source: Source, proj: projection.Projection, di
     return figures.point_map(proj.coords, thumbnails=_hover_thumbnails(data), selectable=selectable, **common)
 
 
-def _hover_thumbnails(data: DataChoice) -> list[np.ndarray] | None:
-    """Every image as uint8 (h, w, 3) for the map's hover, for in-memory images up to THUMBS_MAX (else None)."""
+def _hover_thumbnails(data: DataChoice) -> list[np.ndarray | None] | None:
+    """Every image as uint8 (h, w, 3) for the map's hover, or None: in-memory images up to THUMBS_MAX; your own
+    vectors' images (a thumbnail or path column) up to VECTOR_THUMBS_MAX, as each is decoded from its file."""
+    if data.vectors is not None:
+        v = data.vectors
+        if v.image_column is None or len(v) > VECTOR_THUMBS_MAX:
+            return None
+        return [vector_sets.thumbnail(v, i, THUMB_SIDE) for i in range(len(v))]
     images = data.dataset.images
-    if data.vectors is not None or images.shape[1] == 0 or len(images) > THUMBS_MAX:
+    if images.shape[1] == 0 or len(images) > THUMBS_MAX:
         return None
     return [render.as_uint8(im) for im in images]
 
