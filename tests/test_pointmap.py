@@ -42,7 +42,7 @@ def test_numbers_get_viridis_from_min_to_max_and_nan_the_lowest():
     pm = point_map(np.arange(8.0).reshape(4, 2), title="t", values=vals, color_title="age")
     lut = render.colorize(np.array([0.0, 1.0]), "Viridis")
     assert pm.rgba[0, :3].tolist() == lut[0].tolist() and pm.rgba[1, :3].tolist() == lut[1].tolist()
-    assert pm.rgba[3, :3].tolist() == lut[0].tolist()
+    assert pm.rgba[3, :3].tolist() == [187, 187, 187] and pm.legend["note"] == "grey: no value (1 point)"
     assert pm.legend["kind"] == "scale" and (pm.legend["min_label"], pm.legend["max_label"]) == ("2", "4")
     assert pm.legend["stops"][0][1].lower() == render.colorscale_stops("Viridis")[0][1].lower()
     flat = point_map(np.arange(4.0).reshape(2, 2), title="t", values=[5.0, 5.0])  # one value: no division by 0
@@ -128,3 +128,14 @@ def test_selection_trusts_only_its_own_map_and_rows_in_range():
     got = selection({"map_id": "m", "rows": [5, 2, 2, 99, -1, "3", 1.5], "clicked": 99}, "m", 10)
     assert got == MapSelection((2, 5), None)
     assert selection({"map_id": "m", "rows": [4], "clicked": 4}, "m", 10) == MapSelection((4,), 4)
+
+
+def test_a_number_column_with_blank_cells_gets_a_colour_scale_and_blanks_say_so():
+    from vizcore.ui.projector_map import _numbers
+
+    got = _numbers(np.array(["1.5", "", " 3 ", "2"], dtype=object))
+    assert got.dtype == np.float64 and np.isnan(got[1]) and got[[0, 2, 3]].tolist() == [1.5, 3.0, 2.0]
+    text = np.array(["1", "two", ""], dtype=object)
+    assert _numbers(text) is text  # not all numbers: stays text
+    blank = np.array(["", " "], dtype=object)
+    assert _numbers(blank) is blank  # nothing to colour by number

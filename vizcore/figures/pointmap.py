@@ -27,6 +27,7 @@ HOVER_MAX = 200_000  # above this many points hover gives the row and category o
 THUMBS_MAX = 20_000  # hover thumbnails up to this many images (an atlas of 32-px thumbnails: a few MB)
 THUMB_SIDE = 32      # longest side of a hover thumbnail in the atlas, pixels (smaller images keep their size)
 CONTOUR_LEVELS = 8
+MISSING = (187, 187, 187)  # grey: a point without a value on a colour scale
 
 
 @dataclass(frozen=True, eq=False)
@@ -91,7 +92,8 @@ def point_map(coords, *, title: str, subtitle: str = "", axis_titles: Sequence[s
     Args:
         coords: (N, 2) map coordinates.
         categories: (N,) int index into `category_names`; colours as `projector.category_style` (legend entries).
-        values: (N,) numbers for the Viridis colour scale (used when `categories` is None; NaN gets the lowest).
+        values: (N,) numbers for the Viridis colour scale (used when `categories` is None; NaN is grey, counted
+            in the legend's note).
         hover: (N,) text per point; dropped above HOVER_MAX points.
         highlight: (N,) bool; non-matching points are dimmed and the matches outlined.
         contours: add CONTOUR_LEVELS density contour lines.
@@ -158,12 +160,15 @@ def _category_colours(codes: np.ndarray, names: Sequence[str], title: str) -> tu
 
 
 def _scale_colours(vals: np.ndarray, title: str) -> tuple[np.ndarray, dict]:
-    finite = vals[np.isfinite(vals)]
-    lo, hi = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 0.0)
+    finite = np.isfinite(vals)
+    lo, hi = (float(vals[finite].min()), float(vals[finite].max())) if finite.any() else (0.0, 0.0)
     rgb = render.colorize(vals, CONTINUOUS, lo=lo, hi=hi if hi > lo else lo + 1.0)  # (N, 3) uint8
+    rgb[~finite] = MISSING  # no value: grey, not the scale's lowest colour
     rgba = np.concatenate([rgb, np.full((len(vals), 1), ALPHA, np.uint8)], axis=1)
     stops = [[pos, colour] for pos, colour in render.colorscale_stops(CONTINUOUS)]
-    return np.ascontiguousarray(rgba), {"kind": "scale", "title": title, "stops": stops,
+    missing = int((~finite).sum())
+    note = f"grey: no value ({missing:,} point{'s' if missing != 1 else ''})" if missing else ""
+    return np.ascontiguousarray(rgba), {"kind": "scale", "title": title, "stops": stops, "note": note,
                                         "min_label": f"{lo:.4g}", "max_label": f"{hi:.4g}"}
 
 

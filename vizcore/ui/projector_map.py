@@ -60,11 +60,13 @@ def _colours(data: DataChoice, name: str) -> dict:
     if name == "label" and len(d.label_names) <= MAX_CATEGORIES:
         return dict(categories=d.labels, category_names=d.label_names, color_title="label")
     raw = np.asarray(d.label_names, dtype=object)[d.labels] if name == "label" else np.asarray(d.metadata[name])
+    raw = _numbers(raw)
     if raw.dtype.kind in "iuf":  # numbers: a colour scale, or one colour per value when there are few
         values, codes = np.unique(raw, return_inverse=True)
         if len(values) > 12:
             return dict(values=raw.astype(np.float32), color_title=name)
-        return dict(categories=codes, category_names=tuple(f"{v:g}" for v in values), color_title=name)
+        names = tuple("(no value)" if v != v else f"{v:g}" for v in values)  # NaN: a blank cell
+        return dict(categories=codes, category_names=names, color_title=name)
     text = np.array([str(v) for v in raw])
     names, counts = np.unique(text, return_counts=True)
     if len(names) > MAX_CATEGORIES:
@@ -72,6 +74,19 @@ def _colours(data: DataChoice, name: str) -> dict:
         text = np.where(np.isin(text, keep), text, "(other)")
         names = np.unique(text)
     return dict(categories=np.searchsorted(names, text), category_names=tuple(names), color_title=name)
+
+
+def _numbers(raw: np.ndarray) -> np.ndarray:
+    """A text column whose every non-blank value is a number (a CSV with empty cells) as float, blanks NaN."""
+    if raw.dtype.kind not in "OUS":
+        return raw
+    text = np.array([str(v).strip() for v in raw])
+    filled = text != ""
+    try:
+        numbers = np.where(filled, text, "nan").astype(np.float64)
+    except ValueError:
+        return raw
+    return numbers if filled.any() and np.isfinite(numbers[filled]).all() else raw
 
 
 def _hover(data: DataChoice, color_by: str) -> np.ndarray | None:

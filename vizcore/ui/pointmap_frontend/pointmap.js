@@ -355,6 +355,7 @@ function drawLegend() {
     legend.insertAdjacentHTML('beforeend', '<div class="scale"><div class="bar" style="background: '
       + `linear-gradient(to top, ${stops})"></div><div class="scalelabels"><span>${escape(spec.max_label)}</span>`
       + `<span>${escape(spec.min_label)}</span></div></div>`);
+    if (spec.note) legend.insertAdjacentHTML('beforeend', `<div class="legendnote">${escape(spec.note)}</div>`);
     return;
   }
   for (const item of spec.items) {
