@@ -195,6 +195,21 @@ def test_thread_count_comes_from_the_environment_or_the_default(monkeypatch, env
     assert threads.torch_threads() == expected
 
 
+def test_thread_count_leaves_a_torch_that_another_thread_is_importing_alone(monkeypatch):
+    """A half-imported torch (another session's thread mid-import) has no get_num_threads yet: leave it alone."""
+    import importlib.machinery
+    import sys
+    import types
+
+    from vizcore import threads
+
+    half = types.ModuleType("torch")
+    half.__spec__ = importlib.machinery.ModuleSpec("torch", None)
+    half.__spec__._initializing = True
+    monkeypatch.setitem(sys.modules, "torch", half)
+    assert threads.set_torch_threads() >= 1  # no AttributeError
+
+
 def _loads(code: str, watched: tuple[str, ...]) -> list[str]:
     """Which of `watched` a fresh interpreter has loaded after running `code`."""
     return _fresh(f"{code}\nimport json, sys\nprint(json.dumps([m for m in {watched!r} if m in sys.modules]))")

@@ -37,6 +37,7 @@ def set_torch_threads() -> int:
     os.environ["OMP_NUM_THREADS"] = str(n)
     os.environ.setdefault("MKL_NUM_THREADS", str(n))
     torch = sys.modules.get("torch")
-    if torch is not None and torch.get_num_threads() != n:
+    loading = getattr(getattr(torch, "__spec__", None), "_initializing", False)  # another thread importing it
+    if torch is not None and not loading and torch.get_num_threads() != n:
         torch.set_num_threads(n)
     return n
