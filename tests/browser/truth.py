@@ -37,6 +37,7 @@ def slider_value(page, label: str) -> str:
 
 def move(page, label: str, presses: int) -> None:
     """Move a slider by `presses` steps with the keyboard (negative: left) and wait for the rerun."""
+    wait_idle(page)  # a rerun still drawing (after a selectbox) can redraw the slider and lose a press
     slider(page, label).get_by_role("slider").first.focus()
     for _ in range(abs(presses)):
         page.keyboard.press("ArrowRight" if presses > 0 else "ArrowLeft")
