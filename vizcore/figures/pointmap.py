@@ -1,4 +1,4 @@
-"""The projector's 2-D map as binary buffers for the browser's point renderer (deck.gl, `vizcore.ui.pointmap`).
+"""The projector's 2-D map as binary buffers for the browser's point renderer (`vizcore.ui.pointmap`).
 
 Plotly's scattergl sends every point as JSON and redraws all of them in software WebGL on each zoom: 24 s to a
 first frame at 100k points and 4.3 s a zoom here (benchmarks/RESULTS.md). A `PointMap` holds what the renderer

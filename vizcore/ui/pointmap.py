@@ -1,8 +1,9 @@
-"""The point map in the app: a Streamlit component (v1) drawing a `figures.PointMap` with deck.gl in the browser.
+"""The point map in the app: a Streamlit component (v1) drawing a `figures.PointMap` in the browser.
 
 The points travel as `bytes` arguments (float32 positions, RGBA colours, uint16 categories): Streamlit sends them
 as binary inside its message, with no JSON, and sends only a reference when a rerun produces the same message.
-The browser keeps them on the GPU, so zooming and panning redraw without the server. The frontend is
+The browser draws them on the CPU into the canvas (no GPU needed; deck.gl in software WebGL took seconds a
+frame, benchmarks/RESULTS.md), so zooming and panning redraw without the server. The frontend is
 `pointmap_frontend/` (built from `frontend/pointmap/` with `npm run build`; the bundle is committed).
 
 A drag selects (box, or lasso from the map's toolbar), a click picks one point, a double-click clears; the
