@@ -4,7 +4,7 @@ The points travel as `bytes` arguments (float32 positions, RGBA colours, uint16 
 as binary inside its message, with no JSON, and sends only a reference when a rerun produces the same message.
 The browser draws them on the CPU into the canvas (no GPU needed; deck.gl in software WebGL took seconds a
 frame, benchmarks/RESULTS.md), so zooming and panning redraw without the server. The frontend is
-`pointmap_frontend/` (built from `frontend/pointmap/` with `npm run build`; the bundle is committed).
+`pointmap_frontend/`: plain ES modules served as they are (no build step, no npm packages).
 
 A drag selects (box, or lasso from the map's toolbar), a click picks one point, a double-click clears; the
 component returns the selected rows with the `map_id` they were selected on, so a selection made on another map
