@@ -121,12 +121,17 @@ def map_figure(data: DataChoice, source: Source, proj: projection.Projection, di
                   height=height, **_colours(data, color_by or display.color_by))
     if dims == 3:
         return figures.projection_scatter(proj.coords, highlight_name=f"'{display.search}'", **common)
-    return figures.point_map(proj.coords, thumbnails=_hover_thumbnails(data), selectable=selectable, **common)
+    return figures.point_map(proj.coords, thumbnails=_hover_thumbnails(data.key, data), selectable=selectable,
+                             **common)
 
 
-def _hover_thumbnails(data: DataChoice) -> list[np.ndarray | None] | None:
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _hover_thumbnails(key: str, _data: DataChoice) -> list[np.ndarray | None] | None:
     """Every image as uint8 (h, w, 3) for the map's hover, or None: in-memory images up to THUMBS_MAX; your own
-    vectors' images (a thumbnail or path column) up to VECTOR_THUMBS_MAX, as each is decoded from its file."""
+    vectors' images (a thumbnail or path column) up to VECTOR_THUMBS_MAX, as each is decoded from its file.
+
+    Once per data set (`key`): a new colour or search reuses them (0.5 s at 20,000 images)."""
+    data = _data
     if data.vectors is not None:
         v = data.vectors
         if v.image_column is None or len(v) > VECTOR_THUMBS_MAX:
