@@ -9,10 +9,10 @@ Rows (medians; headless Debian Chromium, software WebGL):
 - server start to Home interactive, against a trivial one-slider Streamlit app started the same way (ratio);
 - first visit of each page on a running server (navigation to the page's first figure or image drawn);
 - Attention tab switch to the tab's own figure shown;
-- slider to new picture: VAE interpolation t and MAE mask ratio are flip-books (`vizcore.ui.flipbook`: the
-  pictures are switched in the browser): an arrow key on the flip-book's slider until its last picture has a new
-  `src`, decoded and drawn, and its printed value moved (the row fails if the picture never changes); no server
-  is involved. Attention per-head layer: the per-head figure changes;
+- slider to new picture: VAE interpolation t, MAE mask ratio and the Attention per-head layer are flip-books
+  (`vizcore.ui.flipbook`: the pictures are switched in the browser): an arrow key on the flip-book's slider until
+  its last picture has a new `src`, decoded and drawn (and its legend, the per-head colour bar, too), and its
+  printed value moved (the row fails if the picture never changes); no server is involved;
 - upload to every attention view drawn (a fresh image each time, so nothing is cached);
 - CLI wall time of `vizcore attention` and `vizcore mae` on the bundled models (new process each time).
 """
@@ -40,8 +40,9 @@ FLIP_SRC = f"""label => {{ const r = ({FLIP})(label); const im = r && r.querySel
     return im ? im.src : null; }}"""
 # The flip-book's picture changed from `old`, is decoded and drawn, and the printed value moved with it.
 FLIP_CHANGED = f"""([label, old, value]) => {{ const r = ({FLIP})(label); if (!r) return false;
-    const im = r.querySelector('.panels .panel:last-child img');
-    return im.src !== old && im.complete && im.naturalWidth > 0 && r.querySelector('.value').textContent !== value;
+    const im = r.querySelector('.panels .panel:last-child img'), lg = r.querySelector('.legend');
+    return im.src !== old && im.complete && im.naturalWidth > 0 && r.querySelector('.value').textContent !== value
+        && (!lg || lg.hidden || (lg.complete && lg.naturalWidth > 0));
 }}"""
 ANY_FLIP = """() => [...document.querySelectorAll('*')].some(e => e.shadowRoot && e.shadowRoot.querySelector(
     '.flip .panels img[src]'))"""
@@ -134,13 +135,15 @@ def first_visits(browser, server) -> dict[str, float]:
     return out
 
 
-# The open tab's own figure or image is on screen: drawn (plotly laid out / image decoded) and visible.
+# The open tab's own figure, image or flip-book picture is on screen: drawn (plotly laid out / image decoded), visible.
 TAB_SHOWN = """name => {
     const tab = [...document.querySelectorAll('[role="tab"]')].find(t => t.textContent.trim() === name);
     if (!tab || tab.getAttribute('aria-selected') !== 'true') return false;
     const panel = document.getElementById(tab.getAttribute('aria-controls'));
     if (!panel || panel.offsetParent === null) return false;
-    return [...panel.querySelectorAll('.js-plotly-plot, [data-testid="stImage"] img')].some(e =>
+    const books = [...panel.querySelectorAll('*')].filter(e => e.shadowRoot && e.offsetParent !== null)
+        .map(h => h.shadowRoot.querySelector('.flip .panels img')).filter(Boolean);  // flip-books' pictures
+    return [...panel.querySelectorAll('.js-plotly-plot, [data-testid="stImage"] img'), ...books].some(e =>
         e.offsetParent !== null && (e.tagName === 'IMG' ? e.complete && e.naturalWidth > 0 : !!e._fullLayout));
 }"""
 
@@ -155,22 +158,6 @@ def tab_switches(page, repeats: int) -> list[float]:
         t = time.perf_counter()
         page.get_by_role("tab", name=name, exact=True).click()
         page.wait_for_function(TAB_SHOWN, arg=name, timeout=60_000)
-        out.append(time.perf_counter() - t)
-        page.wait_for_function(RUN_DONE, timeout=60_000)
-    return out
-
-
-def slider_moves(page, label: str, moves: int, changed: str = PLOTS) -> list[float]:
-    slider = page.locator('[data-testid="stSlider"]').filter(has_text=label).get_by_role("slider").first
-    slider.focus()
-    at_max = slider.get_attribute("aria-valuenow") == slider.get_attribute("aria-valuemax")  # e.g. the last layer
-    keys = ("ArrowLeft", "ArrowRight") if at_max else ("ArrowRight", "ArrowLeft")
-    out = []
-    for i in range(moves):
-        before = page.evaluate(changed)
-        t = time.perf_counter()
-        page.keyboard.press(keys[i % 2])
-        page.wait_for_function(f"old => ({changed})() !== old", arg=before, timeout=60_000)
         out.append(time.perf_counter() - t)
         page.wait_for_function(RUN_DONE, timeout=60_000)
     return out
@@ -276,7 +263,9 @@ def _browser_rows(row, groups: set[str], repeats: int, moves: int) -> None:
                 _drawn(page)
                 wait_idle(page)
                 row("Attention tab switch to the tab's figure", tab_switches(page, repeats), goal=0.3)
-                row("Attention per-head layer slider to new figure", slider_moves(page, "Layer", moves), goal=0.1)
+                page.get_by_role("tab", name="Per head", exact=True).click()
+                row("Attention per-head layer slider to new maps (flip-book)", flip_moves(page, "Layer", moves),
+                    goal=0.1)
                 row("upload to every attention view drawn, bundled ViT", uploads(page, repeats), goal=1.0)
             if "mae" in groups:
                 page.goto(server.url("mae"))

@@ -67,3 +67,65 @@ def test_mae_pages_show_the_reconstruction_at_their_own_ratio():
         for k in range(4):
             assert np.array_equal(_shown(book, i, k), render.as_uint8(own.panels[k][0]))
     assert "nothing hidden" in book["frames"][0]["title"]
+
+
+def test_a_legend_is_sent_once_and_shown_with_its_own_page():
+    rng = np.random.default_rng(1)
+    pics = [rng.integers(0, 256, (4, 4, 3), dtype=np.uint8) for _ in range(3)]
+    bar = rng.integers(0, 256, (30, 8, 3), dtype=np.uint8)
+    pages = [flip.Page("0", "a", [flip.png(pics[0])], legend=flip.png(bar)),
+             flip.Page("1", "b", [flip.png(pics[1])], legend=flip.png(bar)), flip.Page("2", "c", [flip.png(pics[2])])]
+    book = flip.book(pages, panels=["p"], label="x")
+    assert len(book["images"]) == 4  # the shared legend once
+    assert np.array_equal(_decode(book["images"][book["frames"][1]["legend"]]), bar)
+    assert book["frames"][2]["legend"] == -1  # no legend: none shown
+    assert flip.book(pages[:2], panels=["p"], label="x")["id"] != flip.book(
+        [_other_legend(p) for p in pages[:2]], panels=["p"], label="x")["id"]
+
+
+def _other_legend(page: flip.Page) -> flip.Page:
+    from dataclasses import replace
+
+    return replace(page, legend=flip.png(np.zeros((30, 8, 3), np.uint8)))
+
+
+@pytest.mark.parametrize("scale", ["map", "absolute"])
+def test_per_head_pages_show_every_head_of_their_own_layer_on_the_layer_s_colour_scale(scale):
+    from vizcore.ui import attention_player as player
+
+    rng = np.random.default_rng(2)
+    grids = rng.random((3, 2, 4, 4)) / 16  # (L, H, gh, gw)
+    grids[1, 0] = 1 / 17  # layer 1, head 0: exactly uniform attention
+    image = rng.random((3, 32, 32))
+    book = player.head_book(image, grids, query="CLS", colorscale="Viridis", opacity=0.5, interpolation="bilinear",
+                            scale=scale, uniform=1 / 17)
+    assert [f["value"] for f in book["frames"]] == ["0", "1", "2"] and book["label"] == "Layer"
+    base = player.base_image(image)
+    assert base.shape == (256, 256, 3)
+    for layer in range(3):
+        lo, hi = float(grids[layer].min()) if scale == "map" else 0.0, float(grids[layer].max())
+        assert player.head_range(grids[layer], scale) == pytest.approx((lo, hi))
+        title = book["frames"][layer]["title"]
+        assert title.startswith(f"CLS attention per head, layer {layer}<small>layer {layer} · ")
+        assert f"{lo:.3g} to {hi:.3g} · uniform attention 1/17 = 0.0588" in title
+        assert player.SCALE_TEXT[scale] in title
+        for h in range(2):
+            want = render.overlay(base, grids[layer, h], opacity=0.5, colorscale="Viridis", lo=lo, hi=hi)
+            assert np.array_equal(_shown(book, layer, h), want)
+        bar = _decode(book["images"][book["frames"][layer]["legend"]])
+        assert bar.shape[0] > player.BAR_PX  # a colour bar with its labels
+    assert "Head 0 is within 0% of uniform attention" in book["frames"][1]["title"]
+    assert "uniform attention:" not in book["frames"][0]["title"]
+    assert book["frames"][0]["legend"] != book["frames"][2]["legend"]  # each layer its own range
+
+
+def test_the_per_head_download_holds_every_layer():
+    from vizcore.ui import attention_player as player
+
+    grids = np.random.default_rng(3).random((3, 5, 2, 3))  # 3 layers x 5 heads, a 2 x 3 grid
+    one = player.every_layer_picture(np.zeros((3, 16, 24)), grids[:1], query="CLS", colorscale="Inferno",
+                                     opacity=0.6, interpolation="nearest", scale="map", uniform=1 / 7, lines=["m"])
+    every = player.every_layer_picture(np.zeros((3, 16, 24)), grids, query="CLS", colorscale="Inferno",
+                                       opacity=0.6, interpolation="nearest", scale="map", uniform=1 / 7, lines=["m"])
+    assert every.shape[1] == one.shape[1] and every.shape[0] > 2.5 * (one.shape[0] - 80)  # a band per layer
+    assert player.base_image(np.zeros((3, 512, 384))).shape == (256, 192, 3)  # large inputs shrunk

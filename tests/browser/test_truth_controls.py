@@ -60,10 +60,16 @@ def test_attention_controls_survive_an_upload_and_the_way_back(server, page):
     page.goto(server.url("attention"))
     wait_idle(page)
     select(page, "Sample image", "scene 2: square")
+    flip.wait_for(page, "Layer")
+    flip.move(page, "Layer", -2)  # per head: layer 3 -> 1, in the browser
+    square = flip.sources(page, "Layer")
     tab(page, "Rollout")
     move(page, "Discard ratio", 9)  # 0.00 -> 0.45
     assert has_title(page, "discard 0.45")
     upload(page, image("coffee.jpg", coffee()))
+    tab(page, "Per head")  # the new image's pages open at the layer the user left
+    page.wait_for_function(f"old => ({flip.SHOWN})().every(s => !s.includes(old))", arg=square[0], timeout=120_000)
+    assert flip.value(page, "Layer") == "1" and flip.title(page, "Layer").startswith("CLS attention per head, layer 1")
     tab(page, "Rollout")
     page.locator(".js-plotly-plot").filter(has_text="Attention rollout").first.wait_for(timeout=120_000)
     assert slider_value(page, "Discard ratio") == "0.45"
@@ -87,6 +93,9 @@ def test_attention_controls_survive_an_upload_and_the_way_back(server, page):
     tab(page, "Rollout")
     assert slider_value(page, "Discard ratio") == "0.45"
     assert has_title(page, "discard 0.45")
+    tab(page, "Per head")
+    page.wait_for_function("src => (" + flip.SHOWN + ")().some(s => s.includes(src))", arg=square[0], timeout=120_000)
+    assert flip.value(page, "Layer") == "1" and flip.sources(page, "Layer") == square  # the same pictures as before
     assert page.locator('[data-testid="stException"]').count() == 0
 
 def test_anatomy_block_survives_an_upload_and_the_way_back(server, page):

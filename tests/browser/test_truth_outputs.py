@@ -16,9 +16,7 @@ from tests.browser.truth import (
     has_title,
     image,
     jpeg,
-    move,
     photo,
-    plot_width,
     png,
     slider_value,
     tab,
@@ -37,13 +35,20 @@ def test_attention_downloads_are_the_figures_on_screen(server, page):
     wait_idle(page)
     page.get_by_text("Random weights (untrained)").click()
     wait_idle(page)
-    move(page, "Layer", -1)  # per head: layer 3 -> 2
-    assert has_title(page, "CLS attention per head, layer 2")
-    im, text = png(download(page, "Download this figure (PNG)"))
-    assert text["Title"] == "CLS attention per head, layer 2"
+    flip.book(page, "Layer").locator(".title", has_text="within").wait_for(timeout=60_000)  # random weights drawn
+    flip.move(page, "Layer", -1)  # per head: layer 3 -> 2, in the browser
+    assert flip.value(page, "Layer") == "2"
+    shown = flip.title(page, "Layer")
+    assert shown.startswith("CLS attention per head, layer 2") and "uniform attention 1/65 = 0.0154" in shown, shown
+    assert "of uniform attention" in shown  # an untrained ViT's heads are near uniform: the page says so
+    im, text = png(download(page, "Download every layer (PNG)"))  # every page of the flip-book
+    assert text["Title"] == "CLS attention per head, every layer"
     assert "random weights" in text["Model"] and "Tiny ViT" in text["Model"]
+    assert all(f"layer {i} · colour scale shared by all heads (min → max)" in text["Description"] for i in range(4))
     assert "uniform attention 1/65" in text["Description"]
-    assert im.width >= plot_width(page, "CLS attention per head, layer 2")  # at least as large as on screen
+    layer2 = next(line for line in text["Description"].splitlines() if line.startswith("layer 2"))
+    assert layer2 in shown  # the same range as the page on screen
+    assert im.width >= flip.book(page, "Layer").bounding_box()["width"]  # at least as large as on screen
 
     tab(page, "Query patch")
     row, col = slider_value(page, "Patch row"), slider_value(page, "Patch column")

@@ -13,7 +13,9 @@ from vizcore import figures
 from vizcore.analysis import attention
 from vizcore.export import picture, render
 from vizcore.figures.attention import color_range
+from vizcore.ui import attention_player as player
 from vizcore.ui import cache, notes, reuse
+from vizcore.ui import flipbook as flip
 from vizcore.ui.state import keep, remembered
 
 EXPLAIN_PREFIX = {
@@ -91,24 +93,32 @@ def _scale() -> str:
 
 @st.fragment
 def per_head(v: View) -> None:
-    maps, display = v.maps, v.display
-    layer = st.slider("Layer", 0, maps.num_layers - 1, key=_layer_key(maps, "head_layer"))
-    grids = attention.cls_maps(maps, layer)[0]  # (H, gh, gw)
+    """Every head's map of the prefix (CLS) token in a flip-book, one page per layer (`attention_player`): the Layer
+    slider switches pages in the browser; the page the user left is kept for a new image."""
+    maps, d = v.maps, v.display
+    grids = _layer_grids(v)  # (L, H, gh, gw)
     level = attention.uniform_level(maps.layout)
-    title = f"{_query_name(maps)} attention per head, layer {layer}"
-    st.plotly_chart(reuse.figure(v.ident("per_head", layer), lambda: figures.head_maps(
-        _img(maps), grids, title=title, layer=layer, colorscale=display.colorscale, opacity=display.opacity,
-        interpolation=display.interpolation, scale="absolute" if _scale() == "absolute" else "figure",
-        uniform=level)), width="stretch")
-    names = [f"head {h}" for h in range(len(grids))]
-    _flat_note(names, grids, level)
-    _downloads(v, grids, title, level, f"cls_layer{layer}_heads", names=names)
+    query, scale = _query_name(maps), _scale()
+    style = dict(query=query, colorscale=d.colorscale, opacity=d.opacity, interpolation=d.interpolation,
+                 scale=scale, uniform=level)
+    pages = reuse.figure(v.ident("per_head_book"), lambda: player.head_book(_img(maps), grids, **style))
+    flip.flipbook(pages, key="att_head_layer", default=maps.num_layers - 1)
+    title = player.every_layer_title(query)
+
+    def png(lines: list[str]) -> bytes:
+        pic = player.every_layer_picture(_img(maps), grids, lines=lines, **style)
+        return picture.png(pic, title=title, lines=lines + [player.scale_line(i, scale, *player.head_range(g, scale),
+                                                                               level) for i, g in enumerate(grids)],
+                           model=v.choice.title)
+
+    _downloads(v, grids.reshape(-1, *grids.shape[2:]), title, level, "cls_every_layer_heads", make=png,
+               label="Download every layer (PNG)")
 
 
 @st.fragment
 def overview(v: View) -> None:
     maps, display = v.maps, v.display
-    grids = np.stack([attention.cls_maps(maps, layer)[0].numpy() for layer in range(maps.num_layers)])
+    grids = _layer_grids(v)  # (L, H, gh, gw)
     level = attention.uniform_level(maps.layout)
     st.plotly_chart(reuse.figure(v.ident("overview"), lambda: figures.layers_heads_overview(
         grids, title=f"{_query_name(maps)} attention, every layer (rows) × head (columns)",
@@ -282,17 +292,14 @@ def _overlay(v: View, grid, title: str, uniform: float, *controls):
 
 def _flat_note(names: list[str], grids, level: float) -> None:
     """Say which of these maps (n, gh, gw) are within `attention.NEAR_UNIFORM` of uniform attention (1/N)."""
-    flat = [(n, g) for n, g in zip(names, grids) if attention.deviation_from_uniform(g, level) < attention.NEAR_UNIFORM]
-    if not flat:
-        return
-    values = np.concatenate([np.asarray(g, dtype=np.float64).ravel() for _, g in flat])
-    dev = max(attention.deviation_from_uniform(g, level) for _, g in flat)
-    who = (flat[0][0].capitalize() + " is" if len(flat) == 1 else
-           f"{len(flat)} of {len(names)} maps are" if len(flat) > 3 else ", ".join(n for n, _ in flat) + " are")
-    st.info(f"{who} within {dev:.0%} of uniform attention: every patch gets between {values.min():.3g} and "
-            f"{values.max():.3g}, against 1/{round(1 / level):,} = {level:.3g} for uniform attention. "
-            "Stretched colours make differences this small look like structure; the absolute scale shows how flat "
-            "it is.", icon=":material/straighten:")
+    if note := player.near_uniform(names, grids, level):
+        st.info(note, icon=":material/straighten:")
+
+
+def _layer_grids(v: View) -> np.ndarray:
+    """The prefix token's maps at every layer and head (L, H, gh, gw), computed once per image and model."""
+    return reuse.figure((v.choice.spec, v.choice.pretrained, v.key, v.fit, "layer_grids"),
+                        lambda: player.layer_grids(v.maps))
 
 
 def _query_name(maps) -> str:
@@ -304,9 +311,10 @@ def _name(handle, idx: int) -> str:
 
 
 def _downloads(v: View, grids, title: str, uniform: float, stem: str, names: list[str] | None = None,
-               highlight: tuple[int, int] | None = None) -> None:
+               highlight: tuple[int, int] | None = None, make=None, label: str = "Download this figure (PNG)") -> None:
     """The figure on screen as a PNG (same maps, colour range, colour bar, title, model) and the raw attention as
-    .npy, each generated only when clicked (the .npy of ViT-B is ~22 MB)."""
+    .npy, each generated only when clicked (the .npy of ViT-B is ~22 MB). `make(lines)`, when given, draws the PNG
+    instead (lines: the model and image, what the colours mean)."""
     d, lay = v.display, v.maps.layout
     scale = _scale()
     lo, hi = color_range(grids, "absolute" if scale == "absolute" else "map")
@@ -316,6 +324,8 @@ def _downloads(v: View, grids, title: str, uniform: float, stem: str, names: lis
              f"{how}: {lo:.3g} to {hi:.3g} · uniform attention 1/{round(1 / uniform):,} = {uniform:.3g}"]
 
     def png() -> bytes:
+        if make is not None:
+            return make(lines[:1])
         pic = picture.attention_picture(_img(v.maps), grids, title=title, lines=lines, names=names,
                                         colorscale=d.colorscale, opacity=d.opacity, interpolation=d.interpolation,
                                         lo=lo, hi=hi, uniform=uniform, highlight=highlight)
@@ -327,7 +337,7 @@ def _downloads(v: View, grids, title: str, uniform: float, stem: str, names: lis
         return buf.getvalue()
 
     c1, c2 = st.columns(2)
-    c1.download_button("Download this figure (PNG)", png, f"{stem}.png", "image/png", key=f"dl_png_{stem}",
+    c1.download_button(label, png, f"{stem}.png", "image/png", key=f"dl_png_{stem}",
                        on_click="ignore", icon=":material/download:")
     c2.download_button("Download raw attention (.npy: layers × heads × tokens × tokens)", npy, "attention.npy",
                        "application/octet-stream", key=f"dl_npy_{stem}", on_click="ignore")
