@@ -1,5 +1,5 @@
 """The projector's point map on the server side: what `figures.point_map` builds is what the browser draws
-(colours, legend, hover, search matches, contours, thumbnails), and `ui.pointmap.selection` trusts nothing."""
+(colours, legend, hover, search matches, contours, thumbnail sheets), and `ui.pointmap.selection` trusts nothing."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from PIL import Image
 
 from vizcore.errors import InputError
 from vizcore.export import render
-from vizcore.figures.pointmap import ALPHA, DIM_ALPHA, HOVER_MAX, THUMBS_MAX, point_map, thumbnail_atlas
+from vizcore.figures.pointmap import ALPHA, DIM_ALPHA, HOVER_MAX, point_map, thumbnail_sheet
 from vizcore.figures.projector import category_style
 from vizcore.ui.pointmap import MapSelection, selection
 
@@ -58,30 +58,34 @@ def test_a_search_dims_the_rest_and_outlines_the_matches():
     assert none.matches is None and (none.rgba[:, 3] == ALPHA).all()  # nothing matched: nothing dimmed
 
 
-def test_hover_text_and_thumbnails_stop_at_their_limits():
+def test_hover_text_stops_at_its_limit():
     small = point_map(np.zeros((3, 2)), title="t", hover=["a", "b", "c"])
     assert small.hover == ("a", "b", "c")
     n = HOVER_MAX + 1
     big = point_map(np.zeros((n, 2), np.float32), title="t", hover=np.full(n, "x", dtype=object))
     assert big.hover is None
-    n = THUMBS_MAX + 1
-    many = point_map(np.zeros((n, 2), np.float32), title="t", thumbnails=[None] * n)
-    assert many.thumbs is None
 
 
-def test_thumbnail_atlas_puts_row_i_in_cell_i():
+def test_thumbnail_sheet_puts_image_k_in_cell_k():
     ims = [np.full((10, 6, 3), v, np.uint8) for v in (0, 100, 200)] + [None, np.full((10, 6, 3), 50, np.uint8)]
-    data, mime, side, columns, count = thumbnail_atlas(ims)
-    assert (mime, side, columns, count) == ("image/png", 10, 3, 5)  # grey: exact pixels
-    sheet = np.asarray(Image.open(io.BytesIO(data)).convert("L"))
+    data = thumbnail_sheet(ims, side=10, columns=3, fmt="png")
+    image = Image.open(io.BytesIO(data))
+    assert image.format == "PNG" and image.mode == "L"  # grey: one exact channel
+    sheet = np.asarray(image)
     assert sheet.shape == (20, 30)
     for i, v in enumerate([0, 100, 200, 255, 50]):  # row-major cells; a missing image stays white
-        r, c = divmod(i, columns)
-        assert sheet[r * side + 5, c * side + 2] == v
+        r, c = divmod(i, 3)
+        assert sheet[r * 10 + 5, c * 10 + 2] == v
+        assert sheet[r * 10 + 5, c * 10 + 8] == 255  # right of a 6-px-wide image: white
     photo = [np.random.default_rng(0).integers(0, 255, (64, 48, 3), dtype=np.uint8)]
-    data, mime, side, *_ = thumbnail_atlas(photo)
-    assert mime == "image/jpeg" and side == 32 and Image.open(io.BytesIO(data)).size == (32, 32)
-    assert thumbnail_atlas([None, None]) is None
+    jpeg = Image.open(io.BytesIO(thumbnail_sheet(photo, side=32, columns=16, fmt="jpeg")))
+    assert jpeg.format == "JPEG" and jpeg.size == (512, 32)  # one row of 16 cells; the photo fitted to 24 x 32
+    colour = Image.open(io.BytesIO(thumbnail_sheet(photo, side=32, columns=1, fmt="png")))
+    assert colour.mode == "RGB"
+    fitted = Image.fromarray(photo[0]).resize((24, 32), Image.Resampling.LANCZOS)
+    assert (np.asarray(colour)[:, :24] == np.asarray(fitted)).all()
+    with pytest.raises(ValueError, match="fmt"):
+        thumbnail_sheet(photo, side=32, columns=16, fmt="gif")
 
 
 def test_density_contours_lie_in_the_map():

@@ -49,7 +49,6 @@ def _maps(at: AppTest) -> list[dict]:
         args["codes"] = np.frombuffer(raw["codes"], np.uint16) if "codes" in raw else None
         args["matches"] = np.frombuffer(raw["matches"], np.uint32) if "matches" in raw else None
         args["hover"] = raw["hover"].decode().split("\n") if "hover" in raw else None
-        args["thumbs"] = raw.get("thumbs")
         out.append(args)
     return out
 
@@ -71,7 +70,9 @@ def test_defaults_draw_a_webgl_map_with_quality_metrics_and_every_tab():
     assert m["n"] == 1797 and m["xy"].shape == (1797, 2) and m["rgba"].shape == (1797, 4)  # every point, binary
     assert sorted(int(c) for c in np.unique(m["codes"])) == list(range(10))  # digits: one legend entry per class
     assert [item["name"] for item in m["legend"]["items"]] == [str(k) for k in range(10)]
-    assert m["hover"][5] == "digits/0005 · label 5" and m["thumbs"]  # hover text and thumbnails for every point
+    assert m["hover"][5] == "digits/0005 · label 5"  # hover text for every point
+    thumbs = m["thumbs"]  # and a thumbnail: sheets of 256 8-px digits written in the background (ui.thumbsheets)
+    assert (thumbs["count"], thumbs["side"], thumbs["cells"], thumbs["ext"]) == (1797, 8, 16, "png")
     assert m["axis_titles"][0].startswith("PC 1 (")  # explained variance on the axis
     metrics = _metrics(at)
     for label in ("kNN accuracy (k=20)", "Linear probe", "Trustworthiness (2-D)", "PCA variance shown"):

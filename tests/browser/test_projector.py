@@ -11,8 +11,10 @@ import zipfile
 import numpy as np
 import pytest
 
+import vizcore as vc
 from tests.browser.conftest import wait_idle
 from tests.browser.pointmap import canvas_pixels, drawn, isolated, map_frame, on_page, over_white, pixels
+from vizcore.export import render
 from vizcore.figures.pointmap import ALPHA
 from vizcore.figures.projector import category_style
 
@@ -156,7 +158,16 @@ def test_wheel_zooms_hover_shows_the_image_and_double_click_clears(server, page)
     frame.wait_for_function(f"() => window.pointmap.hovered === {row}", timeout=10_000)
     tip = frame.locator(".tooltip")
     assert tip.is_visible() and tip.inner_text().strip() == m["hover"][row]  # e.g. "digits/0042 · label 3"
-    assert frame.locator(".tooltip .thumb").is_visible()  # the digit's image
+    frame.wait_for_function(f"() => window.pointmap.thumb === {row}", timeout=30_000)  # its sheet fetched
+    assert frame.locator(".tooltip .thumb").is_visible()
+    shown = np.asarray(frame.evaluate("""() => { const c = document.querySelector('.tooltip .thumb');
+        return [c.width, Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)]; }""")[1],
+                       np.uint8)
+    digit = render.as_uint8(vc.data.load_dataset("digits").images[row])  # (8, 8, 3): the point's own image
+    k = int(np.sqrt(len(shown) // 4)) // digit.shape[0]
+    assert k >= 1 and len(shown) == (8 * k) ** 2 * 4
+    grid = shown.reshape(8 * k, 8 * k, 4)[k // 2::k, k // 2::k, :3]  # one pixel in each scaled-up cell
+    assert (grid == digit).all()  # pixel for pixel (a lossless PNG sheet, drawn without smoothing)
 
     ticks = frame.evaluate("() => [...document.querySelectorAll('.ticklabel')].map(t => t.textContent)")
     sx = m["view"]["sx"]
@@ -199,3 +210,62 @@ def test_neighbour_captions_stand_apart(server, page):
     gaps = [b["left"] - a["right"] for row in rows.values() for a, b in zip(sorted(row, key=lambda b: b["left"]),
                                                                             sorted(row, key=lambda b: b["left"])[1:])]
     assert gaps and min(gaps) >= 16, (min(gaps), lines[:3])  # a clear gap between one caption and the next
+
+
+def _choose(page, label: str, option: str) -> None:
+    page.locator('[data-testid="stSelectbox"]').filter(has_text=label).first.click()
+    page.get_by_role("option", name=option).first.click()
+    wait_idle(page)
+
+
+def test_hover_thumbnails_past_twenty_thousand_points_come_from_their_sheets(server, page, tmp_path):
+    """25,000 vectors with a thumbnail column: a point far down the rows shows its own image (its colour encodes its
+    row), fetched from its sheet once the background job has written it."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from PIL import Image
+
+    n, far = 25_000, 10  # the last `far` rows lie apart on a line, the rest in one blob
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(n, 4)).astype(np.float32)
+    X[-far:] = 0
+    X[-far:, 0] = 40 + 12 * np.arange(far)
+
+    def colour(r: int) -> tuple[int, int, int]:
+        return r * 53 % 256, r // 256 * 97 % 256, 77  # neighbouring rows and cells differ by >= 9 in red
+
+    def png(r: int) -> bytes:
+        buf = io.BytesIO()
+        Image.new("RGB", (32, 32), colour(r)).save(buf, format="PNG")
+        return buf.getvalue()
+
+    path = tmp_path / "many.parquet"
+    pq.write_table(pa.table({"vector": list(X), "label": [f"c{r % 3}" for r in range(n)],
+                             "thumbnail": [png(r) for r in range(n)]}), path)
+    page.goto(server.url("projector"))
+    wait_idle(page)
+    map_frame(page)
+    _choose(page, "Data set", "Open your own vectors…")
+    box = page.get_by_role("textbox", name="…or a path on this server")
+    box.fill(str(path))
+    box.press("Enter")
+    wait_idle(page)
+    frame = map_frame(page)
+    frame.wait_for_function(f"() => window.pointmap.n === {n}", timeout=120_000)
+    m = drawn(frame)
+    row = n - far // 2
+    target = on_page(frame, pixels(m["view"], m["xy"][row:row + 1])[0])
+    for _ in range(60):  # the sheet may not be written yet: hover again until it is (the frame retries every 3 s)
+        page.mouse.move(target[0] - 40, target[1] - 40)
+        page.mouse.move(*target)
+        frame.wait_for_function(f"() => window.pointmap.hovered === {row}", timeout=10_000)
+        if frame.evaluate(f"() => new Promise(r => setTimeout(() => r(window.pointmap.thumb === {row}), 1000))"):
+            break
+    else:
+        raise AssertionError("the hovered point's thumbnail never came")
+    got = frame.evaluate("""() => { const c = document.querySelector('.tooltip .thumb');
+        return Array.from(c.getContext('2d').getImageData(c.width / 2, c.height / 2, 1, 1).data); }""")
+    assert np.abs(np.array(got[:3]) - colour(row)).max() <= 4, got  # this row's own image (a JPEG sheet)
+    assert page.locator('[data-testid="stException"]').count() == 0

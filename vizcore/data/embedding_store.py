@@ -23,9 +23,13 @@ STORE_VERSION = 1
 MATRIX_FILE = "vectors.parquet"
 
 
+def cache_root() -> Path:
+    """vizcore's cache folder: `$VIZCORE_CACHE_DIR`, default `~/.cache/vizcore` (embeddings, hover thumbnails)."""
+    return Path(os.environ.get("VIZCORE_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "vizcore"))
+
+
 def root() -> Path:
-    base = os.environ.get("VIZCORE_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "vizcore")
-    return Path(base) / "embeddings"
+    return cache_root() / "embeddings"
 
 
 def store_dir(data_key: str, spec: str, pretrained: bool, layer: int, pooling: str) -> Path:

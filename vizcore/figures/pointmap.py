@@ -4,7 +4,8 @@ Plotly's scattergl sends every point as JSON and redraws all of them in software
 first frame at 100k points and 4.3 s a zoom here (benchmarks/RESULTS.md). A `PointMap` holds what the renderer
 draws, already decided on the server: float32 positions, one RGBA colour per point (the same palettes as the
 plotly figures: `projector.category_style`, Viridis through `render.colorize`), the legend, hover text,
-search matches, density contours and an atlas of image thumbnails for hover. The browser only draws them.
+search matches and density contours. The browser only draws them. Hover thumbnails are sheets of images
+(`thumbnail_sheet`) that `vizcore.ui.thumbsheets` writes to disk and the browser fetches as a point is hovered.
 """
 
 from __future__ import annotations
@@ -24,8 +25,7 @@ from vizcore.figures.projector import CONTINUOUS, MAP_HEIGHT, category_style
 ALPHA = 204         # 0.8 opacity, as the plotly map drew its points
 DIM_ALPHA = 38      # 0.15: points that do not match a search
 HOVER_MAX = 200_000  # above this many points hover gives the row and category only (text would be ~3 MB per 100k)
-THUMBS_MAX = 20_000  # hover thumbnails up to this many images (an atlas of 32-px thumbnails: a few MB)
-THUMB_SIDE = 32      # longest side of a hover thumbnail in the atlas, pixels (smaller images keep their size)
+THUMB_SIDE = 32      # longest side of a hover thumbnail on a sheet, pixels (smaller images keep their size)
 CONTOUR_LEVELS = 8
 MISSING = (187, 187, 187)  # grey: a point without a value on a colour scale
 
@@ -44,7 +44,6 @@ class PointMap:
         hover: one line of text per point, or None (then the row and category are shown).
         matches: (M,) uint32 rows of the points matching a search (drawn outlined on top), or None.
         contours: density contour lines, each a list of [x, y] map coordinates.
-        thumbs: PNG or JPEG atlas of the images' thumbnails in row order (`thumb_columns` a row), or None.
     """
 
     xy: np.ndarray
@@ -57,11 +56,6 @@ class PointMap:
     hover: tuple[str, ...] | None = None
     matches: np.ndarray | None = None
     contours: list = field(default_factory=list)
-    thumbs: bytes | None = None
-    thumb_type: str = "image/png"
-    thumb_side: int = 0
-    thumb_columns: int = 0
-    thumb_count: int = 0
     height: int = MAP_HEIGHT
     offset: tuple[float, float] = (0.0, 0.0)
     selectable: bool = True
@@ -78,15 +72,13 @@ class PointMap:
         for part in (self.xy, self.rgba, self.codes, self.matches):
             h.update(b"-" if part is None else np.ascontiguousarray(part).tobytes())
         h.update("\n".join(self.hover or ()).encode())
-        h.update(self.thumbs or b"")
         return h.hexdigest()
 
 
 def point_map(coords, *, title: str, subtitle: str = "", axis_titles: Sequence[str] = ("1", "2"),
               categories=None, category_names: Sequence[str] = (), values=None, color_title: str = "label",
               hover: Sequence[str] | None = None, highlight=None, contours: bool = False,
-              thumbnails: Sequence[np.ndarray | None] | None = None, height: int = MAP_HEIGHT,
-              selectable: bool = True) -> PointMap:
+              height: int = MAP_HEIGHT, selectable: bool = True) -> PointMap:
     """All N points of a 2-D map, coloured by a category or by a number, ready for `vizcore.ui.pointmap`.
 
     Args:
@@ -97,7 +89,6 @@ def point_map(coords, *, title: str, subtitle: str = "", axis_titles: Sequence[s
         hover: (N,) text per point; dropped above HOVER_MAX points.
         highlight: (N,) bool; non-matching points are dimmed and the matches outlined.
         contours: add CONTOUR_LEVELS density contour lines.
-        thumbnails: (N,) uint8 (h, w, 3) images (or None where a row has none), for hover; kept up to THUMBS_MAX.
         selectable: False for a map that only shows (a drag pans, a click picks nothing).
 
     Raises:
@@ -134,10 +125,9 @@ def point_map(coords, *, title: str, subtitle: str = "", axis_titles: Sequence[s
             rgba[~mask, 3] = DIM_ALPHA
             matches = np.flatnonzero(mask).astype(np.uint32)
     text = tuple(str(t) for t in hover) if hover is not None and n <= HOVER_MAX else None
-    atlas = thumbnail_atlas(thumbnails) if thumbnails is not None and n <= THUMBS_MAX else None
     return PointMap(xy, rgba, codes, legend, title, subtitle, (str(axis_titles[0]), str(axis_titles[1])), text,
-                    matches, density_contours(xy) if contours else [], *(atlas or (None, "image/png", 0, 0, 0)),
-                    height=height, offset=(float(offset[0]), float(offset[1])), selectable=selectable)
+                    matches, density_contours(xy) if contours else [], height=height,
+                    offset=(float(offset[0]), float(offset[1])), selectable=selectable)
 
 
 def _hex(colour: str) -> tuple[int, int, int]:
@@ -193,19 +183,21 @@ def density_contours(xy: np.ndarray, levels: int = CONTOUR_LEVELS, bins: int = 8
     return lines
 
 
-def thumbnail_atlas(images: Sequence[np.ndarray | None]) -> tuple[bytes, str, int, int, int] | None:
-    """(atlas bytes, MIME type, cell side, cells a row, cells) of the thumbnails in row order, or None if none.
+def thumbnail_sheet(images: Sequence[np.ndarray | None], *, side: int, columns: int, fmt: str) -> bytes:
+    """One sheet of hover thumbnails: image k of `images` in cell k (row-major, `columns` cells a row, cells
+    `side` px square), as PNG or JPEG bytes.
 
-    Each image (uint8 (h, w, 3)) is fitted into a THUMB_SIDE square (smaller images keep their size; the cell is
-    the largest image's side). Missing images leave a white cell. Photos go as JPEG (quality 85), small or grey
-    images as PNG (exact pixels).
+    Each image (uint8 (h, w, 3)) is fitted into the cell, keeping its aspect ratio (LANCZOS), at the cell's top
+    left; smaller images keep their size. Missing images (None) leave a white cell. `fmt` "png" keeps exact pixels
+    (one grey channel when every image is grey); "jpeg" (quality 85) suits photos.
+
+    Raises:
+        ValueError: `fmt` not "png" or "jpeg", `side` or `columns` below 1.
     """
-    shown = [im for im in images if im is not None]
-    if not shown:
-        return None
-    side = min(THUMB_SIDE, max(max(im.shape[:2]) for im in shown))
-    columns = max(1, int(np.ceil(np.sqrt(len(images)))))
-    rows = -(-len(images) // columns)
+    if fmt not in ("png", "jpeg") or side < 1 or columns < 1:
+        raise ValueError(f"thumbnail_sheet needs fmt 'png' or 'jpeg' and side, columns >= 1; got {fmt!r}, {side}, "
+                         f"{columns}.")
+    rows = max(1, -(-len(images) // columns))
     sheet = np.full((rows * side, columns * side, 3), 255, np.uint8)
     grey = True
     for i, im in enumerate(images):
@@ -220,8 +212,8 @@ def thumbnail_atlas(images: Sequence[np.ndarray | None]) -> tuple[bytes, str, in
         r, c = divmod(i, columns)
         sheet[r * side:r * side + a.shape[0], c * side:c * side + a.shape[1]] = a
     buf = io.BytesIO()
-    if grey or side <= 16:
+    if fmt == "png":
         Image.fromarray(sheet[..., 0] if grey else sheet).save(buf, format="PNG", optimize=False)
-        return buf.getvalue(), "image/png", side, columns, len(images)
-    Image.fromarray(sheet).save(buf, format="JPEG", quality=85)
-    return buf.getvalue(), "image/jpeg", side, columns, len(images)
+    else:
+        Image.fromarray(sheet).save(buf, format="JPEG", quality=85)
+    return buf.getvalue()

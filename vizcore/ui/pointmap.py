@@ -19,6 +19,7 @@ from pathlib import Path
 import streamlit.components.v1 as components
 
 from vizcore.figures.pointmap import PointMap
+from vizcore.ui.thumbsheets import Sheets
 
 FRONTEND = Path(__file__).with_name("pointmap_frontend")
 _component = components.declare_component("vizcore_pointmap", path=str(FRONTEND))
@@ -32,8 +33,9 @@ class MapSelection:
     clicked: int | None = None
 
 
-def draw(pm: PointMap, *, key: str, map_id: str) -> MapSelection:
-    """Draw `pm` and return the selection made on this map (empty for another `map_id` or none yet)."""
+def draw(pm: PointMap, *, key: str, map_id: str, thumbs: Sheets | None = None) -> MapSelection:
+    """Draw `pm` and return the selection made on this map (empty for another `map_id` or none yet); `thumbs`
+    are the points' hover thumbnails (row i of the map is thumbnail i), fetched by the browser as needed."""
     n = len(pm.xy)
     value = _component(
         key=key, default=None, map_id=map_id, data_id=pm.data_id(), n=n, title=pm.title, subtitle=pm.subtitle,
@@ -42,8 +44,7 @@ def draw(pm: PointMap, *, key: str, map_id: str) -> MapSelection:
         codes=None if pm.codes is None else pm.codes.tobytes(),
         matches=None if pm.matches is None else pm.matches.tobytes(),
         hover=None if pm.hover is None else "\n".join(t.replace("\n", " ") for t in pm.hover).encode(),
-        thumbs=pm.thumbs, thumb_type=pm.thumb_type, thumb_size=pm.thumb_side, thumb_columns=pm.thumb_columns,
-        thumb_count=pm.thumb_count, offset=list(pm.offset), selectable=pm.selectable)
+        thumbs=None if thumbs is None else thumbs.args(), offset=list(pm.offset), selectable=pm.selectable)
     return selection(value, map_id, n)
 
 

@@ -13,12 +13,10 @@ from vizcore import figures
 from vizcore.analysis import projection
 from vizcore.data import vector_sets
 from vizcore.export import render
-from vizcore.figures.pointmap import HOVER_MAX, THUMB_SIDE, THUMBS_MAX
+from vizcore.figures.pointmap import HOVER_MAX, THUMB_SIDE
 from vizcore.figures.projector import MAP_HEIGHT
-from vizcore.ui import pointmap
+from vizcore.ui import pointmap, thumbsheets
 from vizcore.ui.projector_state import MAX_CATEGORIES, METHOD_NAMES, TABS, DataChoice, MapOptions, Method, Source
-
-VECTOR_THUMBS_MAX = 5_000  # your own vectors' hover thumbnails: each image is decoded from its file (about 1 ms)
 
 
 def map_controls(data: DataChoice, method: Method) -> MapOptions:
@@ -121,26 +119,40 @@ def map_figure(data: DataChoice, source: Source, proj: projection.Projection, di
                   height=height, **_colours(data, color_by or display.color_by))
     if dims == 3:
         return figures.projection_scatter(proj.coords, highlight_name=f"'{display.search}'", **common)
-    return figures.point_map(proj.coords, thumbnails=_hover_thumbnails(data.key, data), selectable=selectable,
-                             **common)
+    return figures.point_map(proj.coords, selectable=selectable, **common)
 
 
-@st.cache_resource(max_entries=2, show_spinner=False)
-def _hover_thumbnails(key: str, _data: DataChoice) -> list[np.ndarray | None] | None:
-    """Every image as uint8 (h, w, 3) for the map's hover, or None: in-memory images up to THUMBS_MAX; your own
-    vectors' images (a thumbnail or path column) up to VECTOR_THUMBS_MAX, as each is decoded from its file.
-
-    Once per data set (`key`): a new colour or search reuses them (0.5 s at 20,000 images)."""
-    data = _data
+def hover_sheets(data: DataChoice) -> thumbsheets.Sheets | None:
+    """The data set's hover thumbnails (written in the background on first use, `ui.thumbsheets`), or None when
+    it has no images: every row's image, from memory or, for your own vectors, from its thumbnail or path column."""
     if data.vectors is not None:
         v = data.vectors
-        if v.image_column is None or len(v) > VECTOR_THUMBS_MAX:
+        if v.image_column is None:
             return None
-        return [vector_sets.thumbnail(v, i, THUMB_SIDE) for i in range(len(v))]
-    images = data.dataset.images
-    if images.shape[1] == 0 or len(images) > THUMBS_MAX:
+        return thumbsheets.start(data.key, len(v), lambda rows: [vector_sets.thumbnail(v, i, THUMB_SIDE) for i in rows],
+                                 side=THUMB_SIDE, fmt="jpeg")
+    images = data.dataset.images  # (N, C, H, W) float in [0, 1]
+    if images.ndim != 4 or 0 in images.shape:
         return None
-    return [render.as_uint8(im) for im in images]
+    n, c, h, w = images.shape
+    side = min(THUMB_SIDE, max(h, w))
+
+    def rows_uint8(rows: range) -> list[np.ndarray]:  # as `render.as_uint8`, one conversion a sheet
+        batch = render.as_array(images[rows.start:rows.stop]).astype(np.float64)
+        return [render.as_uint8(im) for im in np.clip(np.rint(batch * 255.0), 0, 255).astype(np.uint8)]
+
+    return thumbsheets.start(data.key, n, rows_uint8, side=side, fmt="png" if c == 1 or side <= 16 else "jpeg")
+
+
+def hover_note(pm, sheets: thumbsheets.Sheets | None) -> str:
+    """What hovering a point shows (and how many thumbnails are ready while they are being written)."""
+    if sheets is None:
+        return "hover a point for its id and label" if pm.hover else "hover a point for its row and label"
+    ready, total = sheets.ready(), sheets.sheets
+    if ready >= total:
+        return "hover a point for its image"
+    return (f"hover a point for its image (thumbnails are being prepared: {min(sheets.count, ready * 256):,} of "
+            f"{sheets.count:,} so far; the others show their text)")
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
@@ -165,9 +177,9 @@ def draw_map(data: DataChoice, source: Source, proj: projection.Projection, disp
         return []
     ident = map_id(data, source, proj)
     pm = cached_map((ident, display), lambda: map_figure(data, source, proj, display, matches=matches))
-    picked = pointmap.draw(pm, key="pj_map", map_id=ident)
-    hover = ("hover a point for its image" if pm.thumbs else "hover a point for its id and label" if pm.hover
-             else "hover a point for its row and label")
+    sheets = hover_sheets(data)
+    picked = pointmap.draw(pm, key="pj_map", map_id=ident, thumbs=sheets)
+    hover = hover_note(pm, sheets)
     st.caption(f"Drag on the map to select points with a box (*Lasso* and *Pan* are in the map's toolbar); "
                f"scroll to zoom; {hover}; click one point to see its nearest neighbours; double-click to clear; "
                "click a legend entry to hide or show it.")

@@ -171,8 +171,9 @@ def vectors_picker() -> DataChoice:
             v = cache.uploaded_vectors(key, files)
             title = " + ".join(name for name, _ in files)
         else:
-            v = cache.path_vectors(path.strip(), user_vectors.stamp(path.strip()))
-            key, title = cache.bytes_key(path.strip().encode()), path.strip()
+            stamp = user_vectors.stamp(path.strip())  # the files changed: another key for every cache
+            v = cache.path_vectors(path.strip(), stamp)
+            key, title = cache.bytes_key(repr((path.strip(), stamp)).encode()), path.strip()
         dataset = cache.vector_dataset(key, v)
     side.success(f"{len(v):,} vectors of {v.X.shape[1]:,} dims" + (" with a stored map" if v.coords is not None
                                                                    else ""), icon="✅")

@@ -16,7 +16,7 @@ from vizcore.data import vector_sets
 from vizcore.export import render
 from vizcore.ui import cache, pointmap
 from vizcore.ui.errors import inline_errors
-from vizcore.ui.projector_map import cached_map, column_values, map_figure, map_id
+from vizcore.ui.projector_map import cached_map, column_values, hover_sheets, map_figure, map_id
 from vizcore.ui.projector_state import (
     DEFAULT_COMPARE,
     GALLERY_MAX,
@@ -216,7 +216,7 @@ def _compare_column(data: DataChoice, source: Source, method: Method, key: str) 
     ident = map_id(data, source, proj)
     pm = cached_map((ident, display, 480), lambda: map_figure(data, source, proj, display, height=480,
                                                               selectable=False))
-    pointmap.draw(pm, key=f"{key}_map", map_id=ident)
+    pointmap.draw(pm, key=f"{key}_map", map_id=ident, thumbs=hover_sheets(data))
     labels = data.dataset.labels
     out: dict[str, float | None] = {"kNN accuracy": None, "linear-probe accuracy": None, "trustworthiness": None}
     cols = st.columns(3)

@@ -3,19 +3,23 @@
 // Speaks the Streamlit component v1 protocol directly (the messages of streamlit-component-lib, without React).
 //
 // Drag selects (a box by default, a lasso or panning from the toolbar); the wheel zooms about the pointer; a click
-// picks one point; a double-click clears. Hover shows the point's text and, when the server sent them, its image
-// thumbnail. `window.pointmap` exposes what was drawn (frames, view, colours) for tests and benchmarks.
+// picks one point; a double-click clears. Hover shows the point's text and, when the data set has images, its
+// thumbnail: cut from a sheet of 256 that the server writes to disk (ui/thumbsheets.py) and this frame fetches the
+// first time one of its points is hovered (the last SHEETS_KEPT sheets are kept). `window.pointmap` exposes what was drawn (frames, view, colours) for tests and benchmarks.
 import {gridIndex, nearest, niceTicks, pointsInPolygon} from './geometry.js';
 import {discOffsets, drawPoints, ringOffsets, toPixel} from './raster.js';
 
 const MARGIN = {left: 64, bottom: 44, top: 8, right: 8};
 const PICK_RADIUS = 5;  // pixels around the pointer in which hover and a click find a point
 const SELECTED_FADE = 0.2;  // alpha of the points outside a selection, relative to their own
+const SHEETS_KEPT = 64;  // thumbnail sheets kept in memory (a 512-px sheet is 1 MB as a bitmap)
+const SHEET_RETRY_MS = 3000;  // a sheet not written yet is asked for again after this long
 const state = {
   args: null, dataId: null, n: 0, xy: null, rgba: null, shown: null, codes: null, hidden: new Set(), grid: null,
-  selected: null, mode: 'box', view: null, bounds: null, hoverText: null, thumbs: null, seq: 0, matchRows: null,
+  selected: null, mode: 'box', view: null, bounds: null, hoverText: null, seq: 0, matchRows: null,
 };
-const stats = {frames: 0, lastFrame: 0, drawMs: 0, n: 0, dataId: null, selected: 0, hovered: -1, state};
+const stats = {frames: 0, lastFrame: 0, drawMs: 0, n: 0, dataId: null, selected: 0, hovered: -1, thumb: -1,
+  sheetsFetched: 0, state};
 window.pointmap = stats;
 
 // ---- Streamlit component protocol (v1) -----------------------------------------------------------------------------
@@ -80,10 +84,6 @@ function load(args) {
   const kept = state.sent && state.sent.map_id === args.map_id ? state.sent.rows.filter((i) => i < args.n) : [];
   state.selected = kept.length ? kept : null;
   stats.selected = kept.length;
-  state.thumbs = null;
-  if (args.thumbs) {
-    createImageBitmap(new Blob([args.thumbs], {type: args.thumb_type})).then((bitmap) => { state.thumbs = bitmap; });
-  }
   let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
   for (let i = 0; i < state.n; i++) {
     const x = state.xy[2 * i], y = state.xy[2 * i + 1];
@@ -291,22 +291,68 @@ function hover([px, py]) {
     tooltip.hidden = true;
     return;
   }
-  const {legend: spec, thumb_count: count, thumb_size: s, thumb_columns: columns} = state.args;
+  const spec = state.args.legend;
   $('.tiptext').textContent = state.hoverText ? state.hoverText[i]
     : `row ${i}` + (state.codes && spec.names ? ` · ${spec.title} ${spec.names[state.codes[i]]}` : '');
-  const thumb = $('.thumb');
-  thumb.hidden = !(state.thumbs && i < count);
-  if (!thumb.hidden) {
-    const k = Math.max(1, Math.floor(72 / s));
-    thumb.width = thumb.height = k * s;
-    const ctx = thumb.getContext('2d');
-    ctx.imageSmoothingEnabled = false;
-    ctx.drawImage(state.thumbs, (i % columns) * s, Math.floor(i / columns) * s, s, s, 0, 0, k * s, k * s);
-  }
+  showThumb(i);
   tooltip.hidden = false;
+  placeTooltip(px, py);
+}
+
+function placeTooltip(px, py) {
+  tooltip.dataset.px = px;
+  tooltip.dataset.py = py;
   const right = px + 14 + tooltip.offsetWidth > plot.clientWidth;
   tooltip.style.left = `${right ? px - 14 - tooltip.offsetWidth : px + 14}px`;
   tooltip.style.top = `${Math.max(0, Math.min(py + 10, plot.clientHeight - tooltip.offsetHeight - 4))}px`;
+}
+
+// ---- hover thumbnails: sheets of cells x cells images, fetched on first need ----------------------------------------
+const sheets = {url: null, cache: new Map()};  // sheet number -> ImageBitmap, 'loading', or the time it failed
+
+function showThumb(i) {
+  const t = state.args.thumbs, thumb = $('.thumb');
+  thumb.hidden = true;
+  stats.thumb = -1;
+  if (!t || i >= t.count) return;
+  if (sheets.url !== t.url) { sheets.url = t.url; sheets.cache.clear(); }
+  const per = t.cells * t.cells, s = Math.floor(i / per), sheet = sheets.cache.get(s);
+  if (sheet instanceof ImageBitmap) {
+    sheets.cache.delete(s);  // most recently used last
+    sheets.cache.set(s, sheet);
+    const k = Math.max(1, Math.floor(72 / t.side)), cell = i % per;
+    thumb.width = thumb.height = k * t.side;
+    const ctx = thumb.getContext('2d');
+    ctx.imageSmoothingEnabled = false;
+    ctx.drawImage(sheet, (cell % t.cells) * t.side, Math.floor(cell / t.cells) * t.side, t.side, t.side,
+                  0, 0, k * t.side, k * t.side);
+    thumb.hidden = false;
+    stats.thumb = i;
+  } else if (sheet !== 'loading' && !(typeof sheet === 'number' && performance.now() - sheet < SHEET_RETRY_MS)) {
+    fetchSheet(t.url, s, t.ext).then(() => {  // still on this point: show its image now
+      if (stats.hovered === i && !tooltip.hidden) { showThumb(i); placeTooltip(+tooltip.dataset.px, +tooltip.dataset.py); }
+    });
+  }
+}
+
+async function fetchSheet(url, s, ext) {
+  sheets.cache.set(s, 'loading');
+  const t0 = performance.now();
+  try {
+    const response = await fetch(new URL(`${url}${s}.${ext}`, document.baseURI));
+    if (!response.ok) throw new Error(`${response.status}`);  // not written yet
+    const bitmap = await createImageBitmap(await response.blob());
+    if (sheets.url !== url) return;
+    sheets.cache.set(s, bitmap);
+    stats.sheetsFetched++;
+    stats.sheetMs = performance.now() - t0;  // fetch and decode of the last sheet
+    for (const [old, value] of sheets.cache) {  // keep the most recent SHEETS_KEPT
+      if (sheets.cache.size <= SHEETS_KEPT) break;
+      if (value instanceof ImageBitmap) { value.close(); sheets.cache.delete(old); }
+    }
+  } catch (error) {
+    if (sheets.url === url) sheets.cache.set(s, performance.now());
+  }
 }
 
 function drawShape() {

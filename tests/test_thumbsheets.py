@@ -1,0 +1,126 @@
+"""Hover thumbnail sheets (`ui.thumbsheets`): row i is cell i % 256 of sheet i // 256, written once per data set in
+the background, resumed after a stop, and one broken image costs one white cell."""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from vizcore.ui import thumbsheets
+
+
+@pytest.fixture(autouse=True)
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("VIZCORE_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(thumbsheets, "INLINE_MAX", 0)  # every job in the background, as for large data sets
+    return tmp_path
+
+
+def _digit(i: int) -> np.ndarray:
+    """An 8 x 8 grey image whose pixels encode its row: (i * 7 + r * 8 + c) % 256."""
+    v = (i * 7 + np.arange(64).reshape(8, 8)) % 256
+    return np.repeat(v.astype(np.uint8)[..., None], 3, axis=-1)
+
+
+def _digits(rows: range) -> list[np.ndarray]:
+    return [_digit(i) for i in rows]
+
+
+def _wait(sheets: thumbsheets.Sheets, timeout: float = 30) -> None:
+    end = time.monotonic() + timeout
+    while sheets.ready() < sheets.sheets:
+        assert time.monotonic() < end, "thumbnail sheets not written in time"
+        time.sleep(0.02)
+
+
+def _cell(sheets: thumbsheets.Sheets, i: int) -> np.ndarray:
+    per = sheets.cells ** 2
+    sheet = np.asarray(Image.open(sheets.folder / f"{i // per}.{sheets.ext}"))
+    r, c = divmod(i % per, sheets.cells)
+    return sheet[r * sheets.side:(r + 1) * sheets.side, c * sheets.side:(c + 1) * sheets.side]
+
+
+def test_row_i_is_cell_i_of_its_sheet_and_the_job_finishes(cache):
+    n = 600  # three sheets, the last one partial
+    sheets = thumbsheets.start("digits-test", n, _digits, side=8, fmt="png")
+    assert sheets.ext == "png" and sheets.cells == 16 and sheets.sheets == 3
+    assert sheets.url.startswith("../") and sheets.url.endswith(f"/{sheets.folder.name}/")
+    assert sheets.folder.parent == cache / "thumbsheets"
+    _wait(sheets)
+    for i in (0, 1, 255, 256, 511, 599):
+        assert (_cell(sheets, i) == _digit(i)[..., 0]).all(), i
+    assert (_cell(sheets, 600) == 255).all()  # past the last row: white
+    assert (sheets.folder / thumbsheets.DONE).is_file()
+    assert sheets.args() == {"url": sheets.url, "ext": "png", "side": 8, "cells": 16, "count": n}
+
+
+def test_one_job_per_data_set_and_a_stopped_job_resumes(cache):
+    calls = []
+    gate = threading.Event()
+
+    def slow(rows):
+        gate.wait(10)
+        calls.extend(rows)
+        return _digits(rows)
+
+    first = thumbsheets.start("resume-test", 300, slow, side=8, fmt="png")
+    again = thumbsheets.start("resume-test", 300, slow, side=8, fmt="png")  # the same folder, not a second job
+    assert again == first
+    gate.set()
+    _wait(first)
+    time.sleep(0.1)
+    assert sorted(calls) == list(range(300))  # every image read once
+    kept = (first.folder / "0.png").stat().st_mtime_ns
+    (first.folder / "1.png").unlink()
+    (first.folder / thumbsheets.DONE).unlink()
+    calls.clear()
+    thumbsheets.start("resume-test", 300, slow, side=8, fmt="png")
+    _wait(first)
+    time.sleep(0.1)
+    assert sorted(calls) == list(range(256, 300))  # only the missing sheet
+    assert (first.folder / "0.png").stat().st_mtime_ns == kept
+    done = thumbsheets.start("resume-test", 300, slow, side=8, fmt="png")
+    assert done.ready() == done.sheets  # complete: nothing more to write
+
+
+def test_a_broken_image_is_a_white_cell_and_the_others_are_written(cache):
+    def image(rows):  # a sheet holding a broken file raises: its rows are then read one by one
+        if 3 in rows:
+            raise OSError("truncated file")
+        return [None if i == 4 else _digit(i) for i in rows]
+
+    sheets = thumbsheets.start("broken-test", 10, image, side=8, fmt="jpeg")
+    assert sheets.ext == "jpg"
+    _wait(sheets)
+    assert (_cell(sheets, 3) >= 250).all() and (_cell(sheets, 4) >= 250).all()
+    assert np.abs(_cell(sheets, 5).astype(int) - _digit(5).astype(int)).mean() < 12  # JPEG: close, not exact
+
+
+def test_keys_sizes_and_formats_get_their_own_folders_and_bad_arguments_fail(cache):
+    a = thumbsheets.start("k", 5, _digits, side=8, fmt="png")
+    assert thumbsheets.start("k", 6, _digits, side=8, fmt="png").folder != a.folder
+    assert thumbsheets.start("k", 5, _digits, side=8, fmt="jpeg").folder != a.folder
+    assert thumbsheets.start("other", 5, _digits, side=8, fmt="png").folder != a.folder
+    for bad in (dict(count=0), dict(side=0), dict(fmt="gif")):
+        with pytest.raises(ValueError):
+            thumbsheets.start("k", **{"count": 5, "images": _digits, "side": 8, "fmt": "png", **bad})
+
+
+def test_a_sheet_on_disk_is_whole_or_absent(cache):
+    sheets = thumbsheets.start("atomic-test", 256 * 4, _digits, side=8, fmt="png")
+    _wait(sheets)
+    assert not list(sheets.folder.glob("*.tmp"))
+    for s in range(4):
+        Image.open(io.BytesIO((sheets.folder / f"{s}.png").read_bytes())).load()
+
+
+def test_a_small_data_set_is_written_before_start_returns(monkeypatch):
+    monkeypatch.setattr(thumbsheets, "INLINE_MAX", 4_096)
+    sheets = thumbsheets.start("small-test", 1_797, _digits, side=8, fmt="png")
+    assert sheets.ready() == sheets.sheets == 8 and (sheets.folder / thumbsheets.DONE).is_file()
+    assert (_cell(sheets, 1_796) == _digit(1_796)[..., 0]).all()
