@@ -138,3 +138,14 @@ def test_limits_are_stated(monkeypatch, tmp_path):
     (tmp_path / "v.tsv").write_text("1\t2\n3\t4\n")
     with pytest.raises(InputError, match="read up to"):
         V.load(tmp_path / "v.tsv")
+
+
+def test_labels_and_legends_read_numbers_in_names_as_numbers():
+    from vizcore.data.vector_sets import OTHER, as_dataset, natural_key
+
+    names = ["img10", "img2", "Img1", OTHER, "b", "a10b", "a9c", "10", "9"]
+    assert sorted(names, key=natural_key) == ["9", "10", "a9c", "a10b", "b", "Img1", "img2", "img10", OTHER]
+    meta = pd.DataFrame({"label": ["c10", "c2", "c1", "c2"]})
+    d = as_dataset(V.Vectors(np.zeros((4, 2), np.float32), meta, "t"), "t")
+    assert d.label_names == ("c1", "c2", "c10")
+    assert [d.label_names[k] for k in d.labels] == ["c10", "c2", "c1", "c2"]  # every row keeps its own label

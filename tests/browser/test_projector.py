@@ -94,12 +94,17 @@ def test_the_pixels_drawn_are_the_colours_built(server, page):
     assert (canvas_pixels(frame, px2[check]) == over_white(m2["shown"][check])).all()
 
     n = _selected_count(page)  # a search redraws the map (new colours): the map and the page keep the same selection
+    seven = frame.locator(".legend .item").filter(has=frame.locator(".name", has_text=re.compile(r"^7$")))
+    seven.click()  # and a legend entry the user hid stays hidden
+    assert frame.evaluate("() => [...window.pointmap.state.hidden]") == [7]
     page.get_by_role("textbox", name="Search").fill("3")
     page.get_by_role("textbox", name="Search").press("Enter")
     page.get_by_text(f"{n:,} images selected").first.wait_for(timeout=60_000)
     wait_idle(page)
     frame = map_frame(page)
     frame.wait_for_function(f"() => window.pointmap.selected === {n}", timeout=30_000)
+    assert frame.evaluate("() => [...window.pointmap.state.hidden]") == [7]
+    assert seven.get_attribute("aria-pressed") == "false"
 
 
 def test_box_and_lasso_select_exactly_the_points_inside_and_the_zip_downloads(server, page):

@@ -8,6 +8,7 @@ from the vectors' image column (encoded bytes or a file path), through the safe 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ from vizcore.io.images import MAX_BYTES, load_image
 from vizcore.io.vectors import LABEL_COLUMNS, Vectors
 
 UNLABELLED = "unlabelled"
+OTHER = "(other)"  # a legend's entry for the values past its most frequent ones
 MAX_LABELS = 10_000  # a label column with more distinct values is kept as metadata, not as the label
 
 
@@ -43,12 +45,20 @@ def as_dataset(v: Vectors, name: str) -> Dataset:
         labels, names = np.zeros(n, np.int64), (UNLABELLED,)
     else:
         text = meta[col].astype(str).where(meta[col].notna(), UNLABELLED).to_numpy()
-        uniq, labels = np.unique(text, return_inverse=True)
-        names = tuple(str(u) for u in uniq)
+        uniq, codes = np.unique(text, return_inverse=True)
+        names = tuple(sorted((str(u) for u in uniq), key=natural_key))  # "2" before "10"
+        position = {name: k for k, name in enumerate(names)}
+        labels = np.array([position[str(u)] for u in uniq], np.int64)[codes]
     ids = tuple(meta["id"].astype(str)) if "id" in meta.columns else tuple(str(i) for i in range(n))
     skip = {col, "id", v.image_column if v.image_kind == "bytes" else None}
     metadata = {str(c): tuple(_plain(meta[c])) for c in meta.columns if c not in skip}
     return Dataset(name, torch.empty((n, 0, 1, 1)), labels.astype(np.int64), names, ids, metadata)
+
+
+def natural_key(name: str) -> tuple:
+    """Sort key reading digit runs as numbers ("img2" < "img10"), text case-insensitively; OTHER sorts last."""
+    parts = re.split(r"(\d+)", name)  # text, digits, text, ...: like parts compare with like
+    return name == OTHER, [int(p) if i % 2 else p.casefold() for i, p in enumerate(parts)]
 
 
 def _plain(column: pd.Series) -> np.ndarray:

@@ -18,6 +18,8 @@ from vizcore.figures.projector import MAP_HEIGHT
 from vizcore.ui import pointmap, thumbsheets
 from vizcore.ui.projector_state import MAX_CATEGORIES, METHOD_NAMES, TABS, DataChoice, MapOptions, Method, Source
 
+OTHER = vector_sets.OTHER  # the legend entry of the values past the MAX_CATEGORIES - 1 most frequent
+
 
 def map_controls(data: DataChoice, method: Method) -> MapOptions:
     columns = ["label", *data.dataset.metadata]
@@ -69,9 +71,12 @@ def _colours(data: DataChoice, name: str) -> dict:
     names, counts = np.unique(text, return_counts=True)
     if len(names) > MAX_CATEGORIES:
         keep = names[np.argsort(-counts, kind="stable")[: MAX_CATEGORIES - 1]]
-        text = np.where(np.isin(text, keep), text, "(other)")
-        names = np.unique(text)
-    return dict(categories=np.searchsorted(names, text), category_names=tuple(names), color_title=name)
+        text = np.where(np.isin(text, keep), text, OTHER)
+    uniq, codes = np.unique(text, return_inverse=True)
+    names = sorted(uniq.tolist(), key=vector_sets.natural_key)  # "img2" before "img10"; "(other)" last
+    position = {n: k for k, n in enumerate(names)}
+    return dict(categories=np.array([position[u] for u in uniq.tolist()])[codes], category_names=tuple(names),
+                color_title=name)
 
 
 def _numbers(raw: np.ndarray) -> np.ndarray:

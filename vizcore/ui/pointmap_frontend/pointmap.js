@@ -78,7 +78,10 @@ function load(args) {
   const matches = typed(args.matches, Uint32Array);
   state.matchRows = matches && matches.length ? matches : null;
   state.hoverText = args.hover ? new TextDecoder().decode(args.hover).split('\n') : null;
-  state.hidden = new Set();
+  // Legend entries hidden by the user stay hidden while the legend is the same (a search, contours, a new selection)
+  const legendKey = args.legend.kind === 'categories' ? [args.legend.title, ...args.legend.names].join('\n') : null;
+  if (legendKey === null || legendKey !== state.legendKey) state.hidden = new Set();
+  state.legendKey = legendKey;
   // The selection the server holds (the last value sent) belongs to a map_id: shown again when that map comes back
   // (new colours or a search keep the map_id; another data set, source or method does not).
   const kept = state.sent && state.sent.map_id === args.map_id ? state.sent.rows.filter((i) => i < args.n) : [];
