@@ -272,7 +272,7 @@ window.addEventListener('pointerup', () => {
   const polygon = screen.map(([x, y]) => toMap(x, y));
   select(pointsInPolygon(state.xy, state.n, polygon).filter((i) => !isHidden(i)));
 });
-plot.addEventListener('pointerleave', () => { tooltip.hidden = true; });
+plot.addEventListener('pointerleave', () => { tooltip.hidden = true; stats.hovered = -1; });
 plot.addEventListener('dblclick', () => { if (state.selected && state.args.selectable) select([]); });
 
 const boxCorners = ([x0, y0], [x1, y1]) => [[x0, y0], [x1, y0], [x1, y1], [x0, y1]];
