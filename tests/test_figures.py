@@ -201,6 +201,50 @@ def test_predictions_bar_highest_on_top():
     assert len(set(dup.data[0].y)) == 2
 
 
+def _built_as_plotly_would(fig: go.Figure) -> dict:
+    """`fig` rebuilt through plotly's validating constructor (template set with `update_layout`, as it was before
+    vizcore built its attention figures from dicts)."""
+    spec = fig.to_dict()
+    template = spec["layout"].pop("template")
+    assert template == fig.layout.template.to_plotly_json()
+    out = go.Figure(spec)
+    out.update_layout(template="plotly_white")
+    return out.to_dict()
+
+
+def test_attention_figures_built_from_dicts_are_the_figures_plotly_builds(image, grid):
+    """The attention figures are built as finished dicts (fast) with the plotly_white template set unvalidated
+    (`_common._plotly_white`): each is exactly the figure plotly's validating setters give."""
+    rng = np.random.default_rng(3)
+    built = [
+        figures.attention_overlay(image, grid, title="a", patch_size=(8, 8), highlight=(2, 3), pickable=True,
+                                  uniform=1 / 65),
+        figures.attention_overlay(image, grid, title="b", scale="absolute", uniform=0.9, subtitle="s"),
+        figures.mass_masks(image, rng.random((5, *GRID)) > 0.5, mass=0.6, title="masks", cols=2),
+        figures.prefix_share_heatmap(rng.random((4, 3, 2)), ("cls", "reg1"), title="share", uniform=1 / 65),
+        figures.layers_heads_overview(rng.random((3, 4, *GRID)), title="all", scale="absolute", uniform=1 / 65),
+        figures.predictions_bar([(1, "a", 0.6), (2, "b", 0.3)], title="top", num_classes=8),
+        figures.predictions_bar([(1, "a", 0.6)], title="top"),
+    ]
+    for fig in built:
+        assert fig.to_dict() == _built_as_plotly_would(fig), fig.layout.title.text
+    white = go.Figure().update_layout(template="plotly_white").layout.template.to_plotly_json()
+    assert all(fig.layout.template.to_plotly_json() == white for fig in built)
+
+
+def test_grid_layouts_are_make_subplots_layouts():
+    from plotly.subplots import make_subplots
+
+    from vizcore.figures._common import _grid_layout
+
+    for rows, cols, titles, kw in [(1, 1, None, {}), (2, 3, ["a", "", "c", "d", "e"], {"horizontal_spacing": 0.02}),
+                                   (1, 2, ["x", "y"], {"shared_yaxes": True})]:
+        want = make_subplots(rows=rows, cols=cols, subplot_titles=titles, **kw).layout.to_plotly_json()
+        want.pop("template")
+        assert _grid_layout(rows, cols, titles, **kw) == want
+        assert _grid_layout(rows, cols, titles, **kw) is not _grid_layout(rows, cols, titles, **kw)  # a new dict
+
+
 def test_figures_reject_batches(image):
     with pytest.raises(InputError, match="Index the batch"):
         figures.head_maps(image, np.zeros((1, 4, *GRID)), title="t", layer=0)

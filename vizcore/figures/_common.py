@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import base64
+import copy
 import math
+from functools import lru_cache
 
 import numpy as np
 import pandas  # noqa: F401  plotly imports pandas lazily; a half-imported pandas breaks concurrent sessions
 import plotly.graph_objects as go
+import plotly.io as pio
 from PIL import Image
 from plotly.subplots import make_subplots
 
@@ -86,19 +89,70 @@ def _uniform_colorbar(title: str, lo: float, hi: float, uniform: float | None) -
     return bar
 
 
+_HIDDEN = dict(showticklabels=False, ticks="", showgrid=False, zeroline=False, constrain="domain")
+
+
 def _image_axes(fig: go.Figure, hw: tuple[int, int]) -> None:
     """Every subplot: no ticks, square pixels, row 0 at the top (as images are drawn)."""
     h, w = hw
-    hidden = dict(showticklabels=False, ticks="", showgrid=False, zeroline=False, constrain="domain")
-    fig.update_xaxes(range=[-0.5, w - 0.5], **hidden)
-    fig.for_each_yaxis(lambda ax: ax.update(range=[h - 0.5, -0.5], scaleanchor=ax.anchor or "x", **hidden))
+    fig.update_xaxes(range=[-0.5, w - 0.5], **_HIDDEN)
+    fig.for_each_yaxis(lambda ax: ax.update(range=[h - 0.5, -0.5], scaleanchor=ax.anchor or "x", **_HIDDEN))
+
+
+def _image_axes_layout(layout: dict, hw: tuple[int, int]) -> dict:
+    """`_image_axes` on a layout dict (every "xaxis*" / "yaxis*" in it), in place; returns it."""
+    h, w = hw
+    for name, axis in layout.items():
+        if name.startswith("xaxis"):
+            axis.update(range=[-0.5, w - 0.5], **_HIDDEN)
+        elif name.startswith("yaxis"):
+            axis.update(range=[h - 0.5, -0.5], scaleanchor=axis.get("anchor") or "x", **_HIDDEN)
+    return layout
+
+
+def _title_layout(title: str, height: int, subtitle: str = "") -> dict:
+    text = f"{title}<br><sup>{subtitle}</sup>" if subtitle else title
+    return dict(title=dict(text=text, x=0.01, xanchor="left"), font=dict(size=13), height=height,
+                margin=dict(l=10, r=10, t=80 if subtitle else 56, b=10))
 
 
 def _style(fig: go.Figure, title: str, height: int, subtitle: str = "") -> go.Figure:
-    text = f"{title}<br><sup>{subtitle}</sup>" if subtitle else title
-    fig.update_layout(title=dict(text=text, x=0.01, xanchor="left"), font=dict(size=13), height=height,
-                      template="plotly_white", margin=dict(l=10, r=10, t=80 if subtitle else 56, b=10))
-    return screen_safe(fig)
+    """Title (with `subtitle` below it), height, margins and the plotly_white template; colours made screen-safe."""
+    fig.update_layout(**_title_layout(title, height, subtitle))
+    return _finish(fig)
+
+
+def _figure(data: list, layout: dict, title: str, height: int, subtitle: str = "") -> go.Figure:
+    """`_style(go.Figure(data, layout), ...)` built in one step.
+
+    Plotly validates a figure's properties once whichever way it is built, but every later `update_*` call on a
+    figure walks its whole property tree again (about 3-20 ms each here): building the finished layout as a dict
+    and handing it to the constructor gives the same figure (tests/test_figures.py checks) several times faster.
+    """
+    return _finish(go.Figure(data=data, layout={**layout, **_title_layout(title, height, subtitle)}))
+
+
+def _finish(fig: go.Figure) -> go.Figure:
+    screen_safe(fig)
+    _plotly_white(fig)  # after `screen_safe`, which leaves the template out (no copy of it needed)
+    return fig
+
+
+def _plotly_white(fig: go.Figure) -> None:
+    """Give `fig` plotly's "plotly_white" template, as `update_layout(template="plotly_white")` does, without
+    validating the template again.
+
+    Assigning a template makes plotly copy and validate every property of it (20 trace types): about 18 ms per
+    figure here, half of what building an attention figure costs, for a template plotly validated once when it
+    loaded it. Plotly itself sets its default template this way (`BaseFigure._initialize_layout_template`:
+    "assume default template is already validated"); tests/test_figures.py checks the result is the same figure.
+    """
+    layout = fig.layout
+    layout._validate = False
+    try:
+        layout.template = pio.templates["plotly_white"]
+    finally:
+        layout._validate = True
 
 
 def _safe(value):
@@ -143,3 +197,30 @@ def _panels(n: int, cols: int, titles: list[str]) -> tuple[go.Figure, int]:
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, horizontal_spacing=0.02,
                         vertical_spacing=44 / (PANEL_HEIGHT * rows + 120))
     return fig, cols
+
+
+def _panels_layout(n: int, cols: int, titles: list[str]) -> tuple[dict, list[dict], int]:
+    """`_panels` as a layout dict: (layout, each panel's axis references {"xaxis": "x2", "yaxis": "y2"} in row-major
+    order, columns)."""
+    cols = max(1, min(cols, n))
+    rows = math.ceil(n / cols)
+    layout = _grid_layout(rows, cols, titles, horizontal_spacing=0.02,
+                          vertical_spacing=44 / (PANEL_HEIGHT * rows + 120))
+    refs = [{"xaxis": f"x{k + 1 if k else ''}", "yaxis": f"y{k + 1 if k else ''}"} for k in range(rows * cols)]
+    return layout, refs, cols
+
+
+def _grid_layout(rows: int, cols: int, titles: list[str] | None = None, **kw) -> dict:
+    """The layout `make_subplots(rows, cols, subplot_titles=titles, **kw)` makes (axes, domains, title annotations),
+    as a new dict; traces of panel k (row-major) take axes "x{k+1}" / "y{k+1}" ("x" / "y" for the first)."""
+    titles = list(titles or [])
+    layout = copy.deepcopy(_grid_skeleton(rows, cols, len(titles), tuple(sorted(kw.items()))))
+    notes = [dict(a, text=t) for a, t in zip(layout.pop("annotations", []), titles) if t]
+    return {**layout, "annotations": notes} if notes else layout
+
+
+@lru_cache(maxsize=64)
+def _grid_skeleton(rows: int, cols: int, n_titles: int, kw: tuple) -> dict:
+    """make_subplots' layout (template left out) with placeholder titles: one annotation per title, in order."""
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[f"t{i}" for i in range(n_titles)] or None, **dict(kw))
+    return {k: v for k, v in fig.layout.to_plotly_json().items() if k != "template"}

@@ -12,7 +12,6 @@ import math
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from vizcore.errors import InputError
 from vizcore.export import render
@@ -25,10 +24,14 @@ from vizcore.figures._common import (
     SCALES,
     _array,
     _colorbar,
+    _figure,
+    _grid_layout,
     _heatmap,
     _image_axes,
+    _image_axes_layout,
     _image_trace,
     _panels,
+    _panels_layout,
     _style,
     _uniform_colorbar,
 )
@@ -67,22 +70,21 @@ def attention_overlay(image, grid, *, title: str, opacity: float = 0.6, colorsca
     gh, gw = raw.shape
     ph, pw = patch_size or (rgb.shape[0] / gh, rgb.shape[1] / gw)
     lo, hi = color_range(raw, scale)
-    fig = make_subplots(rows=1, cols=1)
-    fig.add_trace(_image_trace(rgb, IMAGE_SIDE))
-    fig.add_trace(_heatmap(raw, (gh * ph, gw * pw), interpolation, opacity=opacity, name="attention",
-                           colorscale=render.check_colorscale(colorscale), zmin=lo, zmax=hi,
-                           colorbar=_uniform_colorbar("attention", lo, hi, uniform)))
+    data = [_image_trace(rgb, IMAGE_SIDE),
+            _heatmap(raw, (gh * ph, gw * pw), interpolation, opacity=opacity, name="attention",
+                     colorscale=render.check_colorscale(colorscale), zmin=lo, zmax=hi,
+                     colorbar=_uniform_colorbar("attention", lo, hi, uniform))]
     if pickable:
-        fig.add_trace(_patch_picker(raw, ph, pw))
+        data.append(_patch_picker(raw, ph, pw))
+    layout = _image_axes_layout(_grid_layout(1, 1), rgb.shape[:2])
     if highlight is not None:
         r, c = highlight
         if not (0 <= r < gh and 0 <= c < gw):
             raise InputError(f"Patch {highlight} is outside the {gh} x {gw} grid.")
-        for color, width in (("black", 5), ("white", 2)):  # visible on any colour scale
-            fig.add_shape(type="rect", x0=c * pw - 0.5, x1=(c + 1) * pw - 0.5, y0=r * ph - 0.5,
-                          y1=(r + 1) * ph - 0.5, line=dict(color=color, width=width))
-    _image_axes(fig, rgb.shape[:2])
-    return _style(fig, title, 540 if subtitle else 520, subtitle or SCALES[scale])
+        layout["shapes"] = [dict(line=dict(color=color, width=width), type="rect", x0=c * pw - 0.5,
+                                 x1=(c + 1) * pw - 0.5, y0=r * ph - 0.5, y1=(r + 1) * ph - 0.5)
+                            for color, width in (("black", 5), ("white", 2))]  # visible on any colour scale
+    return _figure(data, layout, title, 540 if subtitle else 520, subtitle or SCALES[scale])
 
 
 def _patch_picker(raw: np.ndarray, ph: float, pw: float) -> go.Scatter:
@@ -161,20 +163,20 @@ def layers_heads_overview(maps, *, title: str, colorscale: str = "Inferno", scal
     bar = _colorbar("attention<br>(tile min→max)") if scale == "map" else _uniform_colorbar("attention", lo, hi,
                                                                                             uniform)
     value = "scaled %{z:.2f}" if scale == "map" else "attention %{z:.4g}"
-    fig = go.Figure(go.Heatmap(
+    heat = go.Heatmap(
         z=z, customdata=labels, colorscale=render.check_colorscale(colorscale), zmin=lo, zmax=hi,
         hoverongaps=False, colorbar=bar,
         hovertemplate="layer %{customdata[0]}, head %{customdata[1]}<br>patch (%{customdata[2]}, "
-                      f"%{{customdata[3]}})<br>{value}<extra></extra>"))
+                      f"%{{customdata[3]}})<br>{value}<extra></extra>")
     axis = dict(showgrid=False, zeroline=False, ticks="", constrain="domain", ticklabelstandoff=4)
-    fig.update_xaxes(tickvals=[h * (gw + 1) + (gw - 1) / 2 for h in range(H)], side="top",
-                     ticktext=[f"head {h}" for h in range(H)], **axis)
-    fig.update_yaxes(tickvals=[i * (gh + 1) + (gh - 1) / 2 for i in range(L)], autorange="reversed",
-                     ticktext=[f"layer {i}" for i in range(L)], scaleanchor="x", **axis)
+    layout = dict(xaxis=dict(tickvals=[h * (gw + 1) + (gw - 1) / 2 for h in range(H)], side="top",
+                             ticktext=[f"head {h}" for h in range(H)], **axis),
+                  yaxis=dict(tickvals=[i * (gh + 1) + (gh - 1) / 2 for i in range(L)], autorange="reversed",
+                             ticktext=[f"layer {i}" for i in range(L)], scaleanchor="x", **axis))
     tile = min(100, max(40, 900 // max(L, H)))  # figure pixels per tile
     how = "each tile min-max scaled" if scale == "map" else "one colour scale from 0 for every tile"
-    fig = _style(fig, title, L * tile + 150, f"rows: layers · columns: heads · {how}")
-    fig.update_layout(margin=dict(t=120))
+    fig = _figure([heat], layout, title, L * tile + 150, f"rows: layers · columns: heads · {how}")
+    fig.layout.margin.t = 120
     return fig
 
 
@@ -189,16 +191,16 @@ def mass_masks(image, masks, *, mass: float, title: str, cols: int = 4) -> go.Fi
     kept = _array(masks, 3, "masks of shape (heads, gh, gw)").astype(bool)
     counts = kept.reshape(len(kept), -1).sum(axis=1)  # (H,)
     total = kept[0].size
-    fig, cols = _panels(len(kept), cols, [f"head {h}: {n} patches ({n / total:.0%})" for h, n in enumerate(counts)])
-    for h, mask in enumerate(kept):
-        row, col = divmod(h, cols)
-        fig.add_trace(_image_trace(render.mask_overlay(rgb, mask), PANEL_SIDE), row=row + 1, col=col + 1)
-    _image_axes(fig, rgb.shape[:2])
-    fig.update_annotations(font_size=13)
+    layout, refs, cols = _panels_layout(len(kept), cols, [f"head {h}: {n} patches ({n / total:.0%})"
+                                                          for h, n in enumerate(counts)])
+    data = [_image_trace(render.mask_overlay(rgb, mask), PANEL_SIDE).update(refs[h]) for h, mask in enumerate(kept)]
+    _image_axes_layout(layout, rgb.shape[:2])
+    for note in layout.get("annotations", []):
+        note["font"] = dict(size=13)
     even = math.ceil(mass * total - 1e-9)  # patches uniform attention needs for the same mass
-    return _style(fig, title, PANEL_HEIGHT * math.ceil(len(kept) / cols) + 120,
-                  f"kept: the fewest patches holding {mass:.0%} of the head's attention (the rest darkened); "
-                  f"uniform attention would need {even} of {total} ({even / total:.0%})")
+    return _figure(data, layout, title, PANEL_HEIGHT * math.ceil(len(kept) / cols) + 120,
+                   f"kept: the fewest patches holding {mass:.0%} of the head's attention (the rest darkened); "
+                   f"uniform attention would need {even} of {total} ({even / total:.0%})")
 
 
 def prefix_share_heatmap(share, prefix_names, *, title: str, colorscale: str = "Inferno",
@@ -214,20 +216,24 @@ def prefix_share_heatmap(share, prefix_names, *, title: str, colorscale: str = "
     names = list(prefix_names)
     if len(names) != s.shape[-1]:
         raise InputError(f"Got {len(names)} prefix names for {s.shape[-1]} prefix tokens; pass one name each.")
-    fig = make_subplots(rows=1, cols=len(names), subplot_titles=names, shared_yaxes=True, horizontal_spacing=0.03)
-    for j, name in enumerate(names):
-        fig.add_trace(go.Heatmap(
-            z=s[..., j].astype(np.float32), coloraxis="coloraxis", name=name,
-            hovertemplate=f"layer %{{y}}, head %{{x}}<br>%{{z:.1%}} of attention goes to {name}<extra></extra>"),
-            row=1, col=j + 1)
-        fig.update_xaxes(title_text="head", row=1, col=j + 1)
-    fig.update_yaxes(title_text="layer", autorange="reversed", row=1, col=1)
-    fig.update_xaxes(showgrid=False, zeroline=False, tickangle=0, dtick=math.ceil(s.shape[1] / 6))
-    fig.update_yaxes(showgrid=False, zeroline=False, dtick=math.ceil(s.shape[0] / 16))
-    fig.update_layout(coloraxis=dict(colorscale=render.check_colorscale(colorscale), cmin=0, cmax=1,
-                                     colorbar=_uniform_colorbar("share of<br>attention", 0.0, 1.0, uniform)))
+    layout = _grid_layout(1, len(names), names, shared_yaxes=True, horizontal_spacing=0.03)
+    data = [go.Heatmap(
+        z=s[..., j].astype(np.float32), coloraxis="coloraxis", name=name, xaxis=f"x{j + 1 if j else ''}",
+        yaxis=f"y{j + 1 if j else ''}",
+        hovertemplate=f"layer %{{y}}, head %{{x}}<br>%{{z:.1%}} of attention goes to {name}<extra></extra>")
+        for j, name in enumerate(names)]
+    for axis_name, axis in layout.items():
+        if axis_name.startswith("xaxis"):
+            axis.update(title=dict(text="head"), showgrid=False, zeroline=False, tickangle=0,
+                        dtick=math.ceil(s.shape[1] / 6))
+        elif axis_name.startswith("yaxis"):
+            axis.update(showgrid=False, zeroline=False, dtick=math.ceil(s.shape[0] / 16))
+    layout["yaxis"].update(title=dict(text="layer"), autorange="reversed")
+    layout["coloraxis"] = dict(colorscale=render.check_colorscale(colorscale), cmin=0, cmax=1,
+                               colorbar=_uniform_colorbar("share of<br>attention", 0.0, 1.0, uniform))
     even = f"; uniform attention gives every token 1/{round(1 / uniform):,} = {uniform:.1%}" if uniform else ""
-    return _style(fig, title, max(320, 26 * s.shape[0] + 160), f"averaged over all queries; 1 = all attention{even}")
+    return _figure(data, layout, title, max(320, 26 * s.shape[0] + 160),
+                   f"averaged over all queries; 1 = all attention{even}")
 
 
 def predictions_bar(top: list[tuple[int, str, float]], *, title: str, num_classes: int | None = None) -> go.Figure:
@@ -244,15 +250,16 @@ def predictions_bar(top: list[tuple[int, str, float]], *, title: str, num_classe
     if len(set(names)) < len(names):  # e.g. ImageNet's two "crane"s: keep both bars
         names = [f"{name} ({idx})" for idx, name, _ in ranked]
     probs = [float(p) for _, _, p in ranked]
-    fig = go.Figure(go.Bar(x=probs, y=names, orientation="h", text=[f"{p:.1%}" for p in probs],
-                           textposition="outside", cliponaxis=False, marker_color="#4C78A8",
-                           hovertemplate="%{y}: %{x:.2%}<extra></extra>"))
-    fig.update_xaxes(title_text="probability", range=[0, 1])
-    fig.update_yaxes(title_text="class", autorange="reversed", type="category", ticklabelstandoff=4)
-    if num_classes:
-        fig.add_vline(x=1 / num_classes, line=dict(color="grey", dash="dash", width=1),
-                      annotation_text=f"chance 1/{num_classes:,}", annotation_position="bottom right",
-                      annotation_font_size=11)
-    fig = _style(fig, title, 90 + 34 * len(ranked) + (20 if num_classes else 0))
-    fig.update_layout(showlegend=False, margin=dict(r=60))
+    bar = go.Bar(x=probs, y=names, orientation="h", text=[f"{p:.1%}" for p in probs], textposition="outside",
+                 cliponaxis=False, marker_color="#4C78A8", hovertemplate="%{y}: %{x:.2%}<extra></extra>")
+    layout = dict(xaxis=dict(title=dict(text="probability"), range=[0, 1]), showlegend=False,
+                  yaxis=dict(title=dict(text="class"), autorange="reversed", type="category", ticklabelstandoff=4))
+    if num_classes:  # chance (1/K): a dashed line over the plot's height, labelled at its foot
+        x = 1 / num_classes
+        layout["shapes"] = [dict(type="line", x0=x, x1=x, xref="x", y0=0, y1=1, yref="y domain",
+                                 line=dict(color="grey", dash="dash", width=1))]
+        layout["annotations"] = [dict(text=f"chance 1/{num_classes:,}", x=x, xanchor="left", xref="x", y=0,
+                                      yanchor="bottom", yref="y domain", showarrow=False, font=dict(size=11))]
+    fig = _figure([bar], layout, title, 90 + 34 * len(ranked) + (20 if num_classes else 0))
+    fig.layout.margin.r = 60
     return fig
