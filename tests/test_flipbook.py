@@ -101,7 +101,7 @@ def test_per_head_pages_show_every_head_of_their_own_layer_on_the_layer_s_colour
                             scale=scale, uniform=1 / 17)
     assert [f["value"] for f in book["frames"]] == ["0", "1", "2"] and book["label"] == "Layer"
     base = player.base_image(image)
-    assert base.shape == (256, 256, 3)
+    assert base.shape == (player.HEAD_PX, player.HEAD_PX, 3)  # 32 px enlarged by a whole factor
     for layer in range(3):
         lo, hi = float(grids[layer].min()) if scale == "map" else 0.0, float(grids[layer].max())
         assert player.head_range(grids[layer], scale) == pytest.approx((lo, hi))
@@ -128,4 +128,4 @@ def test_the_per_head_download_holds_every_layer():
     every = player.every_layer_picture(np.zeros((3, 16, 24)), grids, query="CLS", colorscale="Inferno",
                                        opacity=0.6, interpolation="nearest", scale="map", uniform=1 / 7, lines=["m"])
     assert every.shape[1] == one.shape[1] and every.shape[0] > 2.5 * (one.shape[0] - 80)  # a band per layer
-    assert player.base_image(np.zeros((3, 512, 384))).shape == (256, 192, 3)  # large inputs shrunk
+    assert player.base_image(np.zeros((3, 512, 384))).shape == (player.HEAD_PX, player.HEAD_PX * 3 // 4, 3)  # shrunk

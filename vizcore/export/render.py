@@ -174,13 +174,21 @@ def colorize(values, colorscale: str = "Inferno", *, lo: float | None = None, hi
     By default min-max scaled (the minimum gets the scale's first colour, the maximum its last); with `lo` and `hi`
     the colour range is fixed, as a figure's zmin / zmax fix it (values outside are clipped to the ends).
     """
+    return _lut(colorscale)[_color_index(values, lo, hi)]  # (H, W, 3)
+
+
+def _color_index(values, lo: float | None, hi: float | None) -> np.ndarray:
+    """Each value's row (0..255) of a colour scale's lookup table, as `colorize` picks it: intp, shaped as values."""
     if lo is None or hi is None:
         scaled = normalize(values)
     else:
-        v = np.nan_to_num(as_array(values).astype(np.float64), nan=lo)
-        scaled = np.clip((v - lo) / (hi - lo if hi > lo else 1.0), 0.0, 1.0)
-    idx = np.rint(scaled * 255.0).astype(np.intp)  # (H, W) in 0..255
-    return _lut(colorscale)[idx]  # (H, W, 3)
+        scaled = as_array(values).astype(np.float64)  # a new array, scaled in place (the arithmetic of
+        np.nan_to_num(scaled, copy=False, nan=lo)  # np.clip((v - lo) / span, 0, 1), without its temporaries)
+        scaled -= lo
+        scaled /= hi - lo if hi > lo else 1.0
+        np.clip(scaled, 0.0, 1.0, out=scaled)
+    scaled *= 255.0
+    return np.rint(scaled, out=scaled).astype(np.intp)  # in 0..255
 
 
 def colorbar_ticks(lo: float, hi: float, uniform: float | None = None, n: int = 5) -> list[tuple[float, str]]:
@@ -229,12 +237,12 @@ def overlays(image, grids, *, opacity: float = 0.6, colorscale: str = "Inferno",
         raise InputError(f"Expected maps shaped (n, gh, gw); got {tuple(maps.shape)}.")
     rgb = as_uint8(image)  # (H, W, 3)
     up = _upsample(maps, rgb.shape[:2], interpolation)  # (n, H, W)
-    if lo is None or hi is None:
-        heat = np.stack([colorize(u, colorscale) for u in up])  # (n, H, W, 3)
-    else:
-        heat = colorize(up, colorscale, lo=lo, hi=hi)  # (n, H, W, 3)
-    out = (1.0 - opacity) * rgb.astype(np.float32) + opacity * heat.astype(np.float32)
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    shared = lo is not None and hi is not None  # else each map min-max scaled on its own
+    idx = _color_index(up, lo, hi) if shared else np.stack([_color_index(u, None, None) for u in up])  # (n, H, W)
+    ink = opacity * _lut(colorscale).astype(np.float32)  # (256, 3): the map's share of each colour
+    out = (1.0 - opacity) * rgb.astype(np.float32) + ink[idx]  # (n, H, W, 3), as blending the colourised map
+    np.rint(out, out=out)
+    return np.clip(out, 0, 255, out=out).astype(np.uint8)
 
 
 def mask_overlay(image, mask, *, darken: float = 0.75) -> np.ndarray:

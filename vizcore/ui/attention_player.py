@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from PIL import Image
@@ -23,7 +24,8 @@ from vizcore.export import picture, render
 from vizcore.figures.attention import color_range
 from vizcore.ui import flipbook as flip
 
-HEAD_PX = 256  # longest side of one head's picture: small inputs enlarged (crisp), large ones shrunk
+HEAD_PX = 192  # longest side of one head's picture (about as wide as it is drawn at 4 per row): small inputs
+# enlarged by a whole factor (crisp), large ones shrunk; more pixels would only cost encoding time on every upload
 BAR_PX = 200  # height of the colour bar's ramp (drawn beside the panels at its own size)
 COLS = 4  # heads per row, as the plotly grid had them
 SIDE = 240  # largest width of one head's picture on screen, CSS pixels
@@ -95,16 +97,21 @@ def head_book(image, grids, *, query: str, colorscale: str, opacity: float, inte
         raise InputError(f"Unknown scale '{scale}'. Use one of {', '.join(SCALE_TEXT)}.")
     base = base_image(image)
     names = [f"head {h}" for h in range(grids.shape[1])]
-    pages = []
-    for layer, heads in enumerate(grids):
-        lo, hi = head_range(heads, scale)
-        pngs = [flip.png(p) for p in render.overlays(base, heads, opacity=opacity, colorscale=colorscale,
-                                                      interpolation=interpolation, lo=lo, hi=hi)]  # (H, h, w, 3)
-        bar = flip.png(picture.colorbar(colorscale, lo, hi, BAR_PX, uniform, label=f"{query} attention"))
+    ranges = [head_range(heads, scale) for heads in grids]
+    pictures = []  # every layer's heads, then its colour bar: uint8 (h, w, 3) each
+    for heads, (lo, hi) in zip(grids, ranges):
+        pictures += list(render.overlays(base, heads, opacity=opacity, colorscale=colorscale,
+                                         interpolation=interpolation, lo=lo, hi=hi))  # (H, h, w, 3)
+        pictures.append(picture.colorbar(colorscale, lo, hi, BAR_PX, uniform, label=f"{query} attention"))
+    with ThreadPoolExecutor(2) as pool:  # zlib lets go of the GIL: two pictures encode at once on two cores
+        pngs = list(pool.map(flip.png, pictures))
+    pages, per = [], len(names) + 1
+    for layer, (heads, (lo, hi)) in enumerate(zip(grids, ranges)):
         note = near_uniform(names, heads, uniform)
         sub = scale_line(layer, scale, lo, hi, uniform) + (f"<br>{html.escape(note)}" if note else "")
+        own = pngs[layer * per:(layer + 1) * per]
         pages.append(flip.Page(str(layer), f"{html.escape(query)} attention per head, layer {layer}<small>{sub}"
-                               "</small>", pngs, legend=bar))
+                               "</small>", own[:-1], legend=own[-1]))
     return flip.book(pages, panels=names, label=LABEL, side=SIDE, columns=min(COLS, len(names)))
 
 
