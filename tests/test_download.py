@@ -15,6 +15,7 @@ from hubstub import HubStub, closed_port, hanging_server, hf_repo_files, point_h
 
 from vizcore.errors import ModelError, VizcoreError
 from vizcore.models import download as dl
+from vizcore.models import hub_files
 
 SPEC = "timm:vit_small_patch16_224.dino"
 REPO = "timm/vit_small_patch16_224.dino"
@@ -39,14 +40,14 @@ def hub(tmp_path, monkeypatch, timm_files):
 
 
 def test_specs_map_to_repos_without_network():
-    src = dl.source_for_spec(SPEC)
+    src = hub_files.source_for_spec(SPEC)
     assert (src.repo_id, src.revision, src.weights[0]) == (REPO, None, "model.safetensors")
-    src = dl.source_for_spec("hf:facebook/dinov2-small@v1")
+    src = hub_files.source_for_spec("hf:facebook/dinov2-small@v1")
     assert (src.repo_id, src.revision, src.required) == ("facebook/dinov2-small", "v1", ("config.json",))
     for bad in ("bundled:tiny_vit", "file:/tmp/x.safetensors", "nonsense", "timm:no_such_model_xyz",
                 "timm:vit_small_patch16_224.no_such_tag", "hf:not a repo"):
         with pytest.raises(ModelError) as err:
-            dl.source_for_spec(bad)
+            hub_files.source_for_spec(bad)
         assert "timm" in str(err.value) or "hf:" in str(err.value)
 
 
@@ -63,7 +64,7 @@ def test_plan_reports_the_served_sizes(hub, timm_files):
 def test_download_lands_in_the_cache_timm_reads(hub, timm_files, monkeypatch):
     from huggingface_hub import constants, try_to_load_from_cache
 
-    assert not dl.is_downloaded(SPEC)
+    assert not hub_files.is_downloaded(SPEC)
     p = dl.plan(SPEC)
     seen: list[tuple[int, int]] = []
     folder = dl.download(p, progress=lambda done, total: seen.append((done, total)))
@@ -73,7 +74,7 @@ def test_download_lands_in_the_cache_timm_reads(hub, timm_files, monkeypatch):
     for name, data in timm_files.items():
         assert try_to_load_from_cache(REPO, name) == str(folder / name)
         assert (folder / name).read_bytes() == data
-    assert dl.is_downloaded(SPEC)
+    assert hub_files.is_downloaded(SPEC)
     assert not list(Path(constants.HF_HUB_CACHE).rglob("*.incomplete"))
 
     # timm itself, offline, finds the file through its pretrained_cfg and loads exactly the served weights

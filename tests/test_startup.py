@@ -16,6 +16,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL_LIBRARIES = ("torch", "timm", "torchvision", "sklearn", "scipy")
+DOWNLOAD_ONLY = ("vizcore.models.download", "huggingface_hub.hf_api")  # HfApi and the HTTP client: ~0.3 s
 
 
 def _fresh(code: str, env: dict[str, str] | None = None) -> dict:
@@ -37,7 +38,7 @@ from streamlit.testing.v1 import AppTest
 at = AppTest.from_file({str(ROOT / "app.py")!r}, default_timeout=120).run()
 tables = [list(df.value["spec"]) for df in at.dataframe]
 print(json.dumps({{"exception": [str(e.value) for e in at.exception], "tables": tables,
-                  "heavy": [m for m in {MODEL_LIBRARIES!r} if m in sys.modules]}}))
+                  "heavy": [m for m in {MODEL_LIBRARIES + DOWNLOAD_ONLY!r} if m in sys.modules]}}))
 """
     out = _fresh(code, env={"VIZCORE_WARMUP": "0"})
     assert not out["exception"], out["exception"]
@@ -151,12 +152,11 @@ print(json.dumps({{"specs": [i.spec for i in infos], "present": weights_present(
 def test_curated_hub_sources_match_timm():
     """The catalog names a curated timm model's Hub repo without importing timm; it is what timm's pretrained
     config says (so `weights_present` looks in the same place as a download)."""
-    from vizcore.models import curated
-    from vizcore.models import download as dl
+    from vizcore.models import curated, hub_files
 
     for entry in curated.CURATED:
         if entry.spec.startswith("timm:"):
-            assert curated.hub_source(entry.spec) == dl.source_for_spec(entry.spec), entry.spec
+            assert curated.hub_source(entry.spec) == hub_files.source_for_spec(entry.spec), entry.spec
 
 
 def test_cli_attention_loads_only_what_it_uses(tmp_path):

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser import flip
 from tests.browser.conftest import Server, wait_idle
 
 pytestmark = pytest.mark.browser
@@ -101,7 +102,7 @@ def test_pick_dino_download_with_progress_cancel_resume_then_its_maps(hub_app, h
     t0 = time.monotonic()
     page.get_by_role("button", name="Download weights (≈87 MB)").click()
     page.get_by_text("DINO ViT-S/16 (self-supervised) · 12 layers × 6 heads", exact=False).wait_for(timeout=180_000)
-    page.locator(".js-plotly-plot").first.wait_for(timeout=120_000)
+    flip.wait_for(page, "Layer")  # the first tab's per-head maps (a flip-book over the layers)
     wait_idle(page)
     elapsed = time.monotonic() - t0
     resumed = [r for r in hub.requests("GET", "/cdn/") if r.headers.get("range", "").startswith("bytes=")]

@@ -33,6 +33,7 @@ _LAZY = {
     "TimmViT": "vizcore.models.vit",
     "ViTHandle": "vizcore.models.protocols",
     "available_backbones": "vizcore.models.curated",
+    "download": "vizcore.models.download",  # the module: HfApi and an HTTP client, loaded when a download starts
     "estimated_bytes": "vizcore.models.curated",
     "format_size": "vizcore.models.curated",
     "list_models": "vizcore.models.catalog",

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from vizcore.errors import ModelError
-from vizcore.models.download import Source, is_downloaded, source_for_spec, timm_hub_source
+from vizcore.models.hub_files import Source, is_downloaded, source_for_spec, timm_hub_source
 from vizcore.models.info import ModelInfo
 
 ATTENTION, POSEMBED, ANATOMY, MAE_PAGE, PROJECTOR = (
@@ -107,7 +107,7 @@ def lookup(spec: str) -> Curated | None:
 def hub_source(spec: str) -> Source:
     """Where `spec`'s weights live on the Hub. A curated `timm:` entry's are in `timm/<name>` (what timm's
     pretrained config says for every entry; tests/test_startup.py checks it), so listing the curated models
-    imports no timm; any other spec asks `download.source_for_spec`. Raises `ModelError` for specs no download
+    imports no timm; any other spec asks `hub_files.source_for_spec`. Raises `ModelError` for specs no download
     serves."""
     scheme, _, name = (spec or "").strip().partition(":")
     if scheme == "timm" and lookup(spec) is not None:

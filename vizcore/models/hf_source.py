@@ -18,8 +18,8 @@ from huggingface_hub import try_to_load_from_cache
 
 from vizcore.errors import WeightsUnavailableError
 from vizcore.models.curated import lookup, missing_weights_message, with_curated
-from vizcore.models.download import is_downloaded, source_for_spec
 from vizcore.models.hf_transformers import HfVit, folder_config, load_transformers_folder
+from vizcore.models.hub_files import is_downloaded, source_for_spec
 from vizcore.models.mae.handle import MaeViT, from_checkpoint
 from vizcore.models.protocols import ModelInfo, Preprocess
 from vizcore.models.vit import TimmViT

@@ -11,8 +11,8 @@ import time
 
 import streamlit as st
 
+from vizcore import models  # `models.download` (HTTP client and all) loads when a download starts
 from vizcore.errors import VizcoreError
-from vizcore.models import download as dl
 from vizcore.models.curated import estimated_bytes, format_size
 from vizcore.ui import cache
 
@@ -75,9 +75,9 @@ def _run_download(job: dict, key: str, name: str) -> None:
     bar = st.progress(0.0, text="Asking the Hub for the file sizes…")
     st.button("Cancel download", key=f"{key}_cancel", on_click=_cancel_download, args=(key,))
     try:
-        plan = dl.plan(spec)
+        plan = models.download.plan(spec)
         job["total"] = plan.total_bytes
-        dl.download(plan, progress=_progress(bar, job))
+        models.download.download(plan, progress=_progress(bar, job))
     except VizcoreError as e:
         job.update(status="failed", message=str(e))
         bar.empty()
