@@ -17,7 +17,8 @@ from vizcore.ui import thumbsheets
 @pytest.fixture(autouse=True)
 def cache(tmp_path, monkeypatch):
     monkeypatch.setenv("VIZCORE_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(thumbsheets, "INLINE_MAX", 0)  # every job in the background, as for large data sets
+    monkeypatch.setattr(thumbsheets, "_jobs", {})  # a fresh process's tables
+    monkeypatch.setattr(thumbsheets, "_failed", {})
     return tmp_path
 
 
@@ -33,7 +34,7 @@ def _digits(rows: range) -> list[np.ndarray]:
 
 def _wait(sheets: thumbsheets.Sheets, timeout: float = 30) -> None:
     end = time.monotonic() + timeout
-    while sheets.ready() < sheets.sheets:
+    while sheets.status() == "writing":
         assert time.monotonic() < end, "thumbnail sheets not written in time"
         time.sleep(0.02)
 
@@ -55,7 +56,7 @@ def test_row_i_is_cell_i_of_its_sheet_and_the_job_finishes(cache):
     for i in (0, 1, 255, 256, 511, 599):
         assert (_cell(sheets, i) == _digit(i)[..., 0]).all(), i
     assert (_cell(sheets, 600) == 255).all()  # past the last row: white
-    assert (sheets.folder / thumbsheets.DONE).is_file()
+    assert (sheets.folder / thumbsheets.DONE).is_file() and sheets.status() == "ready"
     assert sheets.args() == {"url": sheets.url, "ext": "png", "side": 8, "cells": 16, "count": n}
 
 
@@ -79,13 +80,16 @@ def test_one_job_per_data_set_and_a_stopped_job_resumes(cache):
     (first.folder / "1.png").unlink()
     (first.folder / thumbsheets.DONE).unlink()
     calls.clear()
+    thumbsheets._jobs.clear()  # a restarted server
     thumbsheets.start("resume-test", 300, slow, side=8, fmt="png")
     _wait(first)
     time.sleep(0.1)
     assert sorted(calls) == list(range(256, 300))  # only the missing sheet
     assert (first.folder / "0.png").stat().st_mtime_ns == kept
+    thumbsheets._jobs.clear()
+    calls.clear()
     done = thumbsheets.start("resume-test", 300, slow, side=8, fmt="png")
-    assert done.ready() == done.sheets  # complete: nothing more to write
+    assert done.status() == "ready" and not thumbsheets._jobs and not calls  # complete: nothing more to write
 
 
 def test_a_broken_image_is_a_white_cell_and_the_others_are_written(cache):
@@ -119,8 +123,64 @@ def test_a_sheet_on_disk_is_whole_or_absent(cache):
         Image.open(io.BytesIO((sheets.folder / f"{s}.png").read_bytes())).load()
 
 
-def test_a_small_data_set_is_written_before_start_returns(monkeypatch):
-    monkeypatch.setattr(thumbsheets, "INLINE_MAX", 4_096)
-    sheets = thumbsheets.start("small-test", 1_797, _digits, side=8, fmt="png")
-    assert sheets.ready() == sheets.sheets == 8 and (sheets.folder / thumbsheets.DONE).is_file()
+def test_a_small_data_set_in_memory_is_written_before_start_returns():
+    sheets = thumbsheets.start("small-test", 1_797, _digits, side=8, fmt="png", in_memory=True)
+    assert sheets.status() == "ready" and sheets.sheets == 8
     assert (_cell(sheets, 1_796) == _digit(1_796)[..., 0]).all()
+
+
+def test_an_unwritable_cache_turns_thumbnails_off_and_a_disk_error_stops_the_job_for_good(cache, monkeypatch, caplog):
+    blocked = cache / "a-file"
+    blocked.write_text("not a folder")
+    monkeypatch.setenv("VIZCORE_CACHE_DIR", str(blocked))
+    assert thumbsheets.start("off-test", 10, _digits, side=8, fmt="png") is None  # the map shows text on hover
+    monkeypatch.setenv("VIZCORE_CACHE_DIR", str(cache))
+
+    def full(path, data):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(thumbsheets, "_atomic", full)
+    sheets = thumbsheets.start("full-test", 600, _digits, side=8, fmt="png")
+    _wait(sheets)
+    assert sheets.status() == "failed: OSError: [Errno 28] No space left on device"
+    again = thumbsheets.start("full-test", 600, _digits, side=8, fmt="png")
+    assert again.status().startswith("failed") and len(thumbsheets._jobs) == 1  # not retried on every rerun
+
+
+def test_sheets_of_changed_files_are_written_again(cache):
+    state = {0: "a", 1: "a"}
+    seen = []
+
+    def images(rows):
+        seen.extend(rows)
+        return _digits(rows)
+
+    def stamp(rows):
+        return state[rows.start // 256]
+
+    sheets = thumbsheets.start("stamp-test", 300, images, side=8, fmt="png", stamp=stamp)
+    _wait(sheets)
+    assert sorted(seen) == list(range(300))
+    state[1] = "b"  # a file of sheet 1 changed
+    seen.clear()
+    thumbsheets._jobs.clear()  # the next server checks the stamps once
+    thumbsheets.start("stamp-test", 300, images, side=8, fmt="png", stamp=stamp)
+    deadline = time.monotonic() + 30
+    while thumbsheets._jobs and any(j.is_alive() for j in thumbsheets._jobs.values()):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert sorted(seen) == list(range(256, 300))  # only the changed sheet
+    assert (sheets.folder / "1.stamp").read_text() == "b"
+
+
+def test_two_writers_of_one_folder_never_leave_a_broken_sheet(cache):
+    sheets = thumbsheets.start("race-test", 600, _digits, side=8, fmt="png")
+    others = [threading.Thread(target=thumbsheets.write, args=(sheets, _digits, "png")) for _ in range(3)]
+    for t in others:
+        t.start()
+    for t in others:
+        t.join()
+    _wait(sheets)
+    assert sheets.status() == "ready" and not list(sheets.folder.glob("*.tmp"))
+    for i in (0, 300, 599):
+        assert (_cell(sheets, i) == _digit(i)[..., 0]).all()

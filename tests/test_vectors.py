@@ -145,7 +145,29 @@ def test_labels_and_legends_read_numbers_in_names_as_numbers():
 
     names = ["img10", "img2", "Img1", OTHER, "b", "a10b", "a9c", "10", "9"]
     assert sorted(names, key=natural_key) == ["9", "10", "a9c", "a10b", "b", "Img1", "img2", "img10", OTHER]
+    numbers = ["0.1", "0.2", "0.05", "-10", "-1", "2", "1e-3", "nan", "x"]  # numbers by value, then text
+    assert sorted(numbers, key=natural_key) == ["-10", "-1", "1e-3", "0.05", "0.1", "0.2", "2", "nan", "x"]
+    huge = ["a" + "9" * 5000, "a1"]  # a digit run too long for int(): compared as text, no error
+    assert sorted(huge, key=natural_key) == ["a1", huge[0]]
     meta = pd.DataFrame({"label": ["c10", "c2", "c1", "c2"]})
     d = as_dataset(V.Vectors(np.zeros((4, 2), np.float32), meta, "t"), "t")
     assert d.label_names == ("c1", "c2", "c10")
     assert [d.label_names[k] for k in d.labels] == ["c10", "c2", "c1", "c2"]  # every row keeps its own label
+
+
+def test_an_image_path_naming_a_fifo_or_a_folder_gives_no_thumbnail_and_does_not_block(tmp_path):
+    import os
+
+    from vizcore.data.vector_sets import image_stamp, thumbnail
+
+    os.mkfifo(tmp_path / "pipe.png")
+    (tmp_path / "folder.png").mkdir()
+    Image.new("RGB", (8, 8), (9, 90, 200)).save(tmp_path / "ok.png")
+    meta = pd.DataFrame({"image_path": ["pipe.png", "folder.png", "ok.png", "missing.png"]})
+    v = V.Vectors(np.zeros((4, 2), np.float32), meta, "t", "image_path", "path", root=str(tmp_path))
+    assert thumbnail(v, 0) is None and thumbnail(v, 1) is None and thumbnail(v, 3) is None  # returns at once
+    assert thumbnail(v, 2)[0, 0].tolist() == [9, 90, 200]
+    before = image_stamp(v, range(4))
+    Image.new("RGB", (8, 8), (1, 2, 3)).save(tmp_path / "ok.png")
+    os.utime(tmp_path / "ok.png", ns=(1, 1))
+    assert image_stamp(v, range(4)) != before  # a changed file changes its rows' stamp

@@ -8,6 +8,8 @@ from the vectors' image column (encoded bytes or a file path), through the safe 
 
 from __future__ import annotations
 
+import hashlib
+import math
 import re
 from pathlib import Path
 
@@ -55,10 +57,39 @@ def as_dataset(v: Vectors, name: str) -> Dataset:
     return Dataset(name, torch.empty((n, 0, 1, 1)), labels.astype(np.int64), names, ids, metadata)
 
 
+def image_stamp(v: Vectors, rows: range) -> str | None:
+    """What changes when an image file of `rows` changes (its path, size and modification time), for a path
+    column; None for encoded images (they change only with the vectors' own file)."""
+    if v.image_column is None or v.image_kind == "bytes":
+        return None
+    h = hashlib.blake2b(digest_size=16)
+    for value in v.metadata[v.image_column].iloc[rows.start:rows.stop]:
+        try:
+            path = _image_path(v, value)
+            st = path.stat()
+            h.update(f"{path}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        except (OSError, ValueError):  # missing, unreadable, or not a path (a NUL byte)
+            h.update(f"{value!r}\0-\n".encode())
+    return h.hexdigest()
+
+
+def _image_path(v: Vectors, value) -> Path:
+    path = Path(str(value))
+    return path if path.is_absolute() else Path(v.root) / path
+
+
 def natural_key(name: str) -> tuple:
-    """Sort key reading digit runs as numbers ("img2" < "img10"), text case-insensitively; OTHER sorts last."""
+    """Sort key: numbers by value first ("-10" < "0.05" < "2"), then text with digit runs read as numbers ("img2" <
+    "img10", case-insensitive), OTHER last."""
+    try:
+        number = float(name)
+    except ValueError:
+        number = math.nan
+    if math.isfinite(number):
+        return 0, number, []
     parts = re.split(r"(\d+)", name)  # text, digits, text, ...: like parts compare with like
-    return name == OTHER, [int(p) if i % 2 else p.casefold() for i, p in enumerate(parts)]
+    return (2 if name == OTHER else 1), 0.0, [p.casefold() if i % 2 == 0 else (0, int(p)) if len(p) <= 30
+                                              else (1, p) for i, p in enumerate(parts)]  # huge runs stay text
 
 
 def _plain(column: pd.Series) -> np.ndarray:
@@ -78,8 +109,7 @@ def thumbnail(v: Vectors, i: int, side: int = 64) -> np.ndarray | None:
                 return None
             image = load_image(bytes(value))
         else:
-            path = Path(str(value))
-            image = load_image(read_path(path if path.is_absolute() else Path(v.root) / path, MAX_BYTES))
+            image = load_image(read_path(_image_path(v, value), MAX_BYTES))
     except (ImageError, SkipError, OSError):
         return None
     image.thumbnail((side, side))

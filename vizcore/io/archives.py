@@ -137,7 +137,10 @@ def walk_folder(root: Path, suffixes: tuple[str, ...], *, max_members: int) -> t
 def read_path(path: Path, limit: int) -> bytes:
     """At most `limit` bytes of a local file; `SkipError` when it is larger or unreadable."""
     try:
-        if path.stat().st_size > limit:  # before reading: f.read(limit + 1) would reserve `limit` bytes up front
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode):  # a FIFO or device would block or never end; a folder is no image
+            raise SkipError(Reason.UNREADABLE)
+        if st.st_size > limit:  # before reading: f.read(limit + 1) would reserve `limit` bytes up front
             raise SkipError(Reason.TOO_LARGE)
         with open(path, "rb") as f:
             raw = f.read(path.stat().st_size + 1)

@@ -6,6 +6,8 @@ selects); 3-D maps are plotly figures (rotation is plotly's).
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import streamlit as st
 
@@ -129,35 +131,44 @@ def map_figure(data: DataChoice, source: Source, proj: projection.Projection, di
 
 def hover_sheets(data: DataChoice) -> thumbsheets.Sheets | None:
     """The data set's hover thumbnails (written in the background on first use, `ui.thumbsheets`), or None when
-    it has no images: every row's image, from memory or, for your own vectors, from its thumbnail or path column."""
+    it has no images or the cache folder cannot be written: every row's image, from memory or, for your own
+    vectors, from its thumbnail or path column (files carry stamps, so a changed file gets a new thumbnail)."""
+    key = data.images_key or data.key
     if data.vectors is not None:
         v = data.vectors
         if v.image_column is None:
             return None
-        return thumbsheets.start(data.key, len(v), lambda rows: [vector_sets.thumbnail(v, i, THUMB_SIDE) for i in rows],
-                                 side=THUMB_SIDE, fmt="jpeg")
+        stamp = None if v.image_kind == "bytes" else lambda rows: vector_sets.image_stamp(v, rows)
+        return thumbsheets.start(key, len(v), lambda rows: [vector_sets.thumbnail(v, i, THUMB_SIDE) for i in rows],
+                                 side=THUMB_SIDE, fmt="jpeg", stamp=stamp)
     images = data.dataset.images  # (N, C, H, W) float in [0, 1]
     if images.ndim != 4 or 0 in images.shape:
         return None
     n, c, h, w = images.shape
     side = min(THUMB_SIDE, max(h, w))
+    sample = render.as_array(images[:: max(1, n // 64)])  # a bundled set is keyed by name: its pixels tell versions
+    fingerprint = hashlib.blake2b(np.ascontiguousarray(sample).tobytes(), digest_size=8).hexdigest()
 
     def rows_uint8(rows: range) -> list[np.ndarray]:  # as `render.as_uint8`, one conversion a sheet
         batch = render.as_array(images[rows.start:rows.stop]).astype(np.float64)
         return [render.as_uint8(im) for im in np.clip(np.rint(batch * 255.0), 0, 255).astype(np.uint8)]
 
-    return thumbsheets.start(data.key, n, rows_uint8, side=side, fmt="png" if c == 1 or side <= 16 else "jpeg")
+    return thumbsheets.start(f"{key}|{fingerprint}", n, rows_uint8, side=side,
+                             fmt="png" if c == 1 or side <= 16 else "jpeg", in_memory=True)
 
 
 def hover_note(pm, sheets: thumbsheets.Sheets | None) -> str:
-    """What hovering a point shows (and how many thumbnails are ready while they are being written)."""
+    """What hovering a point shows, and whether its thumbnails are still being written."""
+    text = "its id and label" if pm.hover else "its row and label"
     if sheets is None:
-        return "hover a point for its id and label" if pm.hover else "hover a point for its row and label"
-    ready, total = sheets.ready(), sheets.sheets
-    if ready >= total:
-        return "hover a point for its image"
-    return (f"hover a point for its image (thumbnails are being prepared: {min(sheets.count, ready * 256):,} of "
-            f"{sheets.count:,} so far; the others show their text)")
+        return f"hover a point for {text}"
+    status = sheets.status()
+    if status == "ready":
+        return f"hover a point for its image and {text}"
+    if status == "writing":
+        return (f"hover a point for its image and {text} (thumbnails are being written in the background: until a "
+                "point's are ready, it shows its text)")
+    return f"hover a point for {text} (thumbnails stopped: {status.removeprefix('failed: ')})"
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)

@@ -69,6 +69,7 @@ class DataChoice:
     dataset: vc.Dataset | None
     vectors: user_vectors.Vectors | None = None
     stream: str | None = None  # a large zip (kept on disk) embedded in batches once the source is known: `resolve`
+    images_key: str | None = None  # what the images are keyed by when not `key` (one upload, every model's vectors)
 
 
 @dataclass(frozen=True)
@@ -279,7 +280,7 @@ def resolve(data: DataChoice, source: Source) -> DataChoice:
         return data
     v = cache.embedded_upload(data.key, source, data.stream)
     key = f"{data.key}:{source.spec}:{source.pretrained}:{source.layer}:{source.pooling}"
-    return DataChoice(key, data.title, cache.vector_dataset(key, v), v)
+    return DataChoice(key, data.title, cache.vector_dataset(key, v), v, images_key=data.key)
 
 
 def features(data: DataChoice, source: Source) -> np.ndarray:

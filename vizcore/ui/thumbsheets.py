@@ -2,18 +2,20 @@
 
 A data set's images are fitted into THUMB_SIDE-px cells and written 256 to a sheet (16 x 16 cells, row-major:
 row i of the data set is cell i % 256 of sheet i // 256) to `$VIZCORE_CACHE_DIR/thumbsheets/<folder>/<sheet>.<ext>`
-(default `~/.cache/vizcore/thumbsheets`). A background thread writes them in row order, once per data set: a
-rerun, another colour or search, or another session reuses the folder, and a restarted server goes on where the
-last one stopped. The map's browser code (`ui/pointmap_frontend`) fetches a sheet the first time one of its points
-is hovered and keeps the last 64; a sheet not written yet shows the point's text alone until it is.
+(default `~/.cache/vizcore/thumbsheets`). A background thread writes them in row order, once per data set (one
+data set at a time: a second one's job waits), so a rerun, another colour or search, or another session reuses
+the folder, and a restarted server goes on where the last one stopped. Images read from files carry a stamp per
+sheet (their sizes and modification times): a server checks them once, in the background, and rewrites the sheets
+whose files changed. The map's browser code (`ui/pointmap_frontend`) fetches a sheet the first time one of its
+points is hovered and keeps the last 64; a sheet not written yet shows the point's text alone until it is.
 
 The folder is served by Streamlit as the files of a component that is never drawn (`declare_component(path=...)`),
 so nothing but Streamlit's own server answers: anyone who can open the app can read the thumbnails of a data set
-whose key they know (a bundled name, or an upload's sha256). Delete the folder to free the disk (about 20 MB per
-100,000 grey 28-px digits, about 0.5 GB per million photos at 32 px).
+whose folder name they know (a hash of its key). Delete the folder to free the disk (about 17 MB per 100,000
+grey 28-px digits, about 0.3 GB per million 32-px photos). When it cannot be written, maps show text on hover.
 
     sheets = thumbsheets.start("digits", len(images), lambda rows: [as_uint8(images[i]) for i in rows], side=8,
-                               fmt="png")
+                               fmt="png", in_memory=True)
     pointmap.draw(pm, key="map", map_id=..., thumbs=sheets)
 """
 
@@ -36,14 +38,21 @@ from vizcore.figures.pointmap import thumbnail_sheet
 
 CELLS = 16                   # cells a sheet row (and rows a sheet)
 PER_SHEET = CELLS * CELLS    # thumbnails a sheet
-INLINE_MAX = 4_096           # up to this many thumbnails are written before `start` returns (tens of ms)
+INLINE_MAX = 4_096           # in-memory images up to this many are written before `start` returns (tens of ms)
 VERSION = 1                  # bump when a sheet's layout changes: old folders are then ignored
 DONE = "done.json"
 EXT = {"png": "png", "jpeg": "jpg"}
+LOGGED_ROWS = 5              # unreadable rows logged one by one per job; the rest are counted
+
+Images = Callable[[range], Sequence[np.ndarray | None]]
+Stamp = Callable[[range], str]
 
 log = logging.getLogger(__name__)
-_lock = threading.Lock()
-_jobs: dict[str, threading.Thread] = {}
+_lock = threading.Lock()      # guards the tables below
+_writing = threading.Lock()   # one job writes at a time
+_jobs: dict[str, threading.Thread] = {}  # folder name -> its job in this process (running or finished)
+_failed: dict[str, str] = {}  # folder name -> why its job stopped (not retried in this process)
+_unwritable: set[str] = set()  # cache roots already reported as unwritable
 
 
 def root() -> Path:
@@ -75,29 +84,32 @@ class Sheets:
     def sheets(self) -> int:
         return -(-self.count // (self.cells * self.cells))
 
-    def ready(self) -> int:
-        """Sheets written so far (all of them once the job is done)."""
-        if (self.folder / DONE).is_file():
-            return self.sheets
-        return sum(1 for f in os.scandir(self.folder) if f.name.endswith("." + self.ext))
+    def status(self) -> str:
+        """"ready" (every sheet written), "writing", or "failed: <why>" (the job stopped; the rest show text)."""
+        with _lock:
+            failed = _failed.get(self.folder.name)
+        if failed:
+            return f"failed: {failed}"
+        return "ready" if (self.folder / DONE).is_file() else "writing"
 
     def args(self) -> dict:
         """What the browser needs, as the map component's `thumbs` argument."""
         return {"url": self.url, "ext": self.ext, "side": self.side, "cells": self.cells, "count": self.count}
 
 
-Images = Callable[[range], Sequence[np.ndarray | None]]
+def start(key: str, count: int, images: Images, *, side: int, fmt: str, in_memory: bool = False,
+          stamp: Stamp | None = None) -> Sheets | None:
+    """The sheets of `count` thumbnails, or None when the cache folder cannot be written (logged once).
 
+    `images(rows)` gives those rows (a range of at most 256) as uint8 (h, w, 3) arrays, None where a row has no
+    image (a white cell). `stamp(rows)`, for images read from files, names their current state (e.g. sizes and
+    modification times): a sheet whose stamp changed is written again.
 
-def start(key: str, count: int, images: Images, *, side: int, fmt: str) -> Sheets:
-    """The sheets of `count` thumbnails; `images(rows)` gives those rows (a range of at most 256) as uint8
-    (h, w, 3) arrays, None where a row has no image (a white cell).
-
-    Up to INLINE_MAX thumbnails are written before returning. Otherwise it returns at once and, unless the folder
-    for (`key`, `count`, `side`, `fmt`) is complete or being written, a daemon thread writes the missing sheets in
-    row order. Each sheet is written atomically: whole or absent. When `images` raises, the sheet's rows are read
-    one at a time and a row that still raises is a white cell (logged); a disk error stops the job (logged) and the
-    map shows text for the rest.
+    In-memory images (`in_memory`) up to INLINE_MAX are written before returning. Otherwise it returns at once and a
+    daemon thread writes the missing sheets in row order, unless this process already ran the folder's job or the
+    folder is complete (and has no stamps to check). Each sheet is written atomically: whole or absent. When
+    `images` raises, the sheet's rows are read one at a time and a row that still raises is a white cell; a disk
+    error stops the job (`Sheets.status()` says why) and the map shows text for the rest.
 
     Raises:
         ValueError: count < 1, side < 1, or fmt not "png" / "jpeg".
@@ -107,39 +119,72 @@ def start(key: str, count: int, images: Images, *, side: int, fmt: str) -> Sheet
                          f"{fmt!r}.")
     name = hashlib.sha256(json.dumps([VERSION, key, count, side, fmt]).encode()).hexdigest()[:32]
     folder = root() / name
-    folder.mkdir(parents=True, exist_ok=True)
-    sheets = Sheets(f"../{_served().name}/{name}/", EXT[fmt], side, CELLS, count, folder)
-    if count <= INLINE_MAX and not (folder / DONE).is_file():
-        write(sheets, images, fmt)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        served = _served()
+    except OSError as exc:
+        if str(root()) not in _unwritable:
+            _unwritable.add(str(root()))
+            log.warning("Hover thumbnails are off: %s cannot be written (%s). Set VIZCORE_CACHE_DIR to a writable "
+                        "folder.", root(), exc)
+        return None
+    sheets = Sheets(f"../{served.name}/{name}/", EXT[fmt], side, CELLS, count, folder)
     with _lock:
-        job = _jobs.get(name)
-        if not (folder / DONE).is_file() and (job is None or not job.is_alive()):
-            job = threading.Thread(target=write, args=(sheets, images, fmt), name=f"vizcore-thumbs-{name[:8]}",
-                                   daemon=True)
-            _jobs[name] = job
-            job.start()
+        if name in _jobs or name in _failed or (stamp is None and (folder / DONE).is_file()):
+            return sheets
+        job = threading.Thread(target=_one_at_a_time, args=(sheets, images, fmt, stamp),
+                               name=f"vizcore-thumbs-{name[:8]}", daemon=True)
+        _jobs[name] = job
+    if in_memory and count <= INLINE_MAX:
+        write(sheets, images, fmt, stamp)  # here, now: a few sheets
+    else:
+        job.start()
     return sheets
 
 
-def write(sheets: Sheets, images: Images, fmt: str) -> None:
-    """Write every missing sheet of `sheets`, then the folder's `done.json` (what `start` runs in a thread)."""
+def _one_at_a_time(sheets: Sheets, images: Images, fmt: str, stamp: Stamp | None) -> None:
+    with _writing:
+        write(sheets, images, fmt, stamp)
+
+
+def write(sheets: Sheets, images: Images, fmt: str, stamp: Stamp | None = None) -> None:
+    """Write every missing (or, with `stamp`, changed) sheet of `sheets`, then the folder's `done.json`."""
     per = sheets.cells * sheets.cells
+    unread: list[int] = []
     try:
         for s in range(sheets.sheets):
             path = sheets.folder / f"{s}.{sheets.ext}"
-            if path.is_file():
-                continue
             rows = range(s * per, min(sheets.count, (s + 1) * per))
-            data = thumbnail_sheet(_read(images, rows), side=sheets.side, columns=sheets.cells, fmt=fmt)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_bytes(data)
-            os.replace(tmp, path)
-        (sheets.folder / DONE).write_text(json.dumps({"count": sheets.count, "side": sheets.side}), encoding="utf-8")
+            now = stamp(rows) if stamp is not None else None
+            mark = path.with_suffix(".stamp")
+            if path.is_file() and (now is None or (mark.is_file() and mark.read_text(encoding="utf-8") == now)):
+                continue
+            data = thumbnail_sheet(_read(images, rows, unread), side=sheets.side, columns=sheets.cells, fmt=fmt)
+            _atomic(path, data)
+            if now is not None:
+                _atomic(mark, now.encode())
+        (sheets.folder / DONE).write_text(json.dumps({"count": sheets.count, "side": sheets.side}),
+                                          encoding="utf-8")
     except OSError as exc:
+        with _lock:
+            _failed[sheets.folder.name] = f"{type(exc).__name__}: {exc}"
         log.warning("Hover thumbnails stopped in %s: %s", sheets.folder, exc)
+    if len(unread) > LOGGED_ROWS:
+        log.warning("No hover thumbnail for %d more rows of %s (unreadable images).", len(unread) - LOGGED_ROWS,
+                    sheets.folder)
 
 
-def _read(images: Images, rows: range) -> list[np.ndarray | None]:
+def _atomic(path: Path, data: bytes) -> None:
+    """Write `data` to `path` whole or not at all (a temporary name per writer, then a rename)."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _read(images: Images, rows: range, unread: list[int]) -> list[np.ndarray | None]:
     try:
         out = list(images(rows))
         if len(out) == len(rows):
@@ -147,9 +192,11 @@ def _read(images: Images, rows: range) -> list[np.ndarray | None]:
         raise ValueError(f"got {len(out)} images for {len(rows)} rows")
     except Exception as exc:  # noqa: BLE001 - one unreadable image must not stop the other thumbnails
         if len(rows) == 1:
-            log.warning("No hover thumbnail for row %d: %s", rows[0], exc)
+            unread.append(rows[0])
+            if len(unread) <= LOGGED_ROWS:
+                log.warning("No hover thumbnail for row %d: %s", rows[0], exc)
             return [None]
-        return [_read(images, range(i, i + 1))[0] for i in rows]
+        return [_read(images, range(i, i + 1), unread)[0] for i in rows]
 
 
 def _served():

@@ -78,8 +78,9 @@ function load(args) {
   const matches = typed(args.matches, Uint32Array);
   state.matchRows = matches && matches.length ? matches : null;
   state.hoverText = args.hover ? new TextDecoder().decode(args.hover).split('\n') : null;
-  // Legend entries hidden by the user stay hidden while the legend is the same (a search, contours, a new selection)
-  const legendKey = args.legend.kind === 'categories' ? [args.legend.title, ...args.legend.names].join('\n') : null;
+  // Legend entries hidden by the user stay hidden while the map and its legend are the same (a search, contours)
+  const legendKey = args.legend.kind === 'categories'
+    ? [args.map_id, args.legend.title, ...args.legend.names].join('\n') : null;
   if (legendKey === null || legendKey !== state.legendKey) state.hidden = new Set();
   state.legendKey = legendKey;
   // The selection the server holds (the last value sent) belongs to a map_id: shown again when that map comes back
@@ -346,12 +347,14 @@ async function fetchSheet(url, s, ext) {
     if (!response.ok) throw new Error(`${response.status}`);  // not written yet
     const bitmap = await createImageBitmap(await response.blob());
     if (sheets.url !== url) return;
+    sheets.cache.delete(s);  // re-inserted: the newest entry
     sheets.cache.set(s, bitmap);
     stats.sheetsFetched++;
     stats.sheetMs = performance.now() - t0;  // fetch and decode of the last sheet
-    for (const [old, value] of sheets.cache) {  // keep the most recent SHEETS_KEPT
-      if (sheets.cache.size <= SHEETS_KEPT) break;
-      if (value instanceof ImageBitmap) { value.close(); sheets.cache.delete(old); }
+    const bitmaps = [...sheets.cache].filter(([, value]) => value instanceof ImageBitmap);
+    for (const [old, value] of bitmaps.slice(0, Math.max(0, bitmaps.length - SHEETS_KEPT))) {  // the oldest go
+      value.close();
+      sheets.cache.delete(old);
     }
   } catch (error) {
     if (sheets.url === url) sheets.cache.set(s, performance.now());
