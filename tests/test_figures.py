@@ -213,8 +213,8 @@ def _built_as_plotly_would(fig: go.Figure) -> dict:
 
 
 def test_attention_figures_built_from_dicts_are_the_figures_plotly_builds(image, grid):
-    """The attention figures are built as finished dicts (fast) with the plotly_white template set unvalidated
-    (`_common._plotly_white`): each is exactly the figure plotly's validating setters give."""
+    """The attention figures are built as finished dicts (fast) with the plotly_white template: each is exactly the
+    figure plotly's validating setters give."""
     rng = np.random.default_rng(3)
     built = [
         figures.attention_overlay(image, grid, title="a", patch_size=(8, 8), highlight=(2, 3), pickable=True,
