@@ -11,7 +11,7 @@ from PIL import Image
 
 from vizcore.errors import InputError
 from vizcore.export import render
-from vizcore.figures.pointmap import ALPHA, DIM_ALPHA, HOVER_MAX, point_map, thumbnail_sheet
+from vizcore.figures.pointmap import ALPHA, DIM_ALPHA, HOVER_MAX, NO_IMAGE, point_map, thumbnail_sheet
 from vizcore.figures.projector import category_style
 from vizcore.ui.pointmap import MapSelection, selection
 
@@ -73,10 +73,15 @@ def test_thumbnail_sheet_puts_image_k_in_cell_k():
     assert image.format == "PNG" and image.mode == "L"  # grey: one exact channel
     sheet = np.asarray(image)
     assert sheet.shape == (20, 30)
-    for i, v in enumerate([0, 100, 200, 255, 50]):  # row-major cells; a missing image stays white
+    for i, v in enumerate([0, 100, 200, None, 50]):  # row-major cells
         r, c = divmod(i, 3)
+        if v is None:  # no image: light grey, crossed, not white
+            cell = sheet[r * 10:(r + 1) * 10, c * 10:(c + 1) * 10]
+            assert cell[0, 0] == cell[9, 0] == NO_IMAGE[1] and cell[5, 2] == NO_IMAGE[0]
+            continue
         assert sheet[r * 10 + 5, c * 10 + 2] == v
         assert sheet[r * 10 + 5, c * 10 + 8] == 255  # right of a 6-px-wide image: white
+    assert (sheet[10:, 20:] == 255).all()  # past the last image: white
     photo = [np.random.default_rng(0).integers(0, 255, (64, 48, 3), dtype=np.uint8)]
     jpeg = Image.open(io.BytesIO(thumbnail_sheet(photo, side=32, columns=16, fmt="jpeg")))
     assert jpeg.format == "JPEG" and jpeg.size == (512, 32)  # one row of 16 cells; the photo fitted to 24 x 32

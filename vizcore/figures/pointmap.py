@@ -28,6 +28,7 @@ HOVER_MAX = 200_000  # above this many points hover gives the row and category o
 THUMB_SIDE = 32      # longest side of a hover thumbnail on a sheet, pixels (smaller images keep their size)
 CONTOUR_LEVELS = 8
 MISSING = (187, 187, 187)  # grey: a point without a value on a colour scale
+NO_IMAGE = (236, 150)  # a thumbnail cell of a row without an image: background and diagonal grey levels
 
 
 @dataclass(frozen=True, eq=False)
@@ -183,13 +184,22 @@ def density_contours(xy: np.ndarray, levels: int = CONTOUR_LEVELS, bins: int = 8
     return lines
 
 
+def _no_image(side: int) -> np.ndarray:
+    """(side, side) uint8: the NO_IMAGE cell, light grey with both diagonals drawn darker."""
+    cell = np.full((side, side), NO_IMAGE[0], np.uint8)
+    k = np.arange(side)
+    cell[k, k] = cell[k, side - 1 - k] = NO_IMAGE[1]
+    return cell
+
+
 def thumbnail_sheet(images: Sequence[np.ndarray | None], *, side: int, columns: int, fmt: str) -> bytes:
     """One sheet of hover thumbnails: image k of `images` in cell k (row-major, `columns` cells a row, cells
     `side` px square), as PNG or JPEG bytes.
 
     Each image (uint8 (h, w, 3)) is fitted into the cell, keeping its aspect ratio (LANCZOS), at the cell's top
-    left; smaller images keep their size. Missing images (None) leave a white cell. `fmt` "png" keeps exact pixels
-    (one grey channel when every image is grey); "jpeg" (quality 85) suits photos.
+    left; smaller images keep their size. A row without an image (None) gets a light grey cell crossed by its
+    diagonals (NO_IMAGE), so it does not pass for a white image; cells past the last image stay white. `fmt` "png"
+    keeps exact pixels (one grey channel when every image is grey); "jpeg" (quality 85) suits photos.
 
     Raises:
         ValueError: `fmt` not "png" or "jpeg", `side` or `columns` below 1.
@@ -202,6 +212,8 @@ def thumbnail_sheet(images: Sequence[np.ndarray | None], *, side: int, columns: 
     grey = True
     for i, im in enumerate(images):
         if im is None:
+            r, c = divmod(i, columns)
+            sheet[r * side:(r + 1) * side, c * side:(c + 1) * side] = _no_image(side)[..., None]
             continue
         a = np.asarray(im, dtype=np.uint8)
         grey = grey and bool((a[..., 0] == a[..., 1]).all() and (a[..., 1] == a[..., 2]).all())

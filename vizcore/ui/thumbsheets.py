@@ -102,14 +102,14 @@ def start(key: str, count: int, images: Images, *, side: int, fmt: str, in_memor
     """The sheets of `count` thumbnails, or None when the cache folder cannot be written (logged once).
 
     `images(rows)` gives those rows (a range of at most 256) as uint8 (h, w, 3) arrays, None where a row has no
-    image (a white cell). `stamp(rows)`, for images read from files, names their current state (e.g. sizes and
-    modification times): a sheet whose stamp changed is written again.
+    image (a light grey crossed cell, `figures.pointmap.NO_IMAGE`). `stamp(rows)`, for images read from files,
+    names their current state (e.g. sizes and modification times): a sheet whose stamp changed is written again.
 
     In-memory images (`in_memory`) up to INLINE_MAX are written before returning. Otherwise it returns at once and a
     daemon thread writes the missing sheets in row order, unless this process already ran the folder's job or the
     folder is complete (and has no stamps to check). Each sheet is written atomically: whole or absent. When
-    `images` raises, the sheet's rows are read one at a time and a row that still raises is a white cell; a disk
-    error stops the job (`Sheets.status()` says why) and the map shows text for the rest.
+    `images` raises, the sheet's rows are read one at a time and a row that still raises gets the no-image cell;
+    a disk error stops the job (`Sheets.status()` says why) and the map shows text for the rest.
 
     Raises:
         ValueError: count < 1, side < 1, or fmt not "png" / "jpeg".
