@@ -39,7 +39,7 @@ from vizcore.figures.pointmap import thumbnail_sheet
 CELLS = 16                   # cells a sheet row (and rows a sheet)
 PER_SHEET = CELLS * CELLS    # thumbnails a sheet
 INLINE_MAX = 4_096           # in-memory images up to this many are written before `start` returns (tens of ms)
-VERSION = 1                  # bump when a sheet's layout changes: old folders are then ignored
+VERSION = 2                  # bump when what a sheet holds changes (2: no-image cells): old folders are ignored
 DONE = "done.json"
 EXT = {"png": "png", "jpeg": "jpg"}
 LOGGED_ROWS = 5              # unreadable rows logged one by one per job; the rest are counted
