@@ -258,3 +258,19 @@ def test_unknown_dataset_raises_input_error_listing_names() -> None:
 def test_dataset_rejects_inconsistent_fields() -> None:
     with pytest.raises(InputError):
         data.Dataset("bad", torch.zeros(3, 1, 2, 2), np.zeros(2, dtype=int), ("a",), ("1", "2", "3"))
+
+
+def test_at_least_decodes_a_large_jpeg_at_a_smaller_scale_and_nothing_else():
+    """Thumbnails: a JPEG may be decoded at 1/2..1/8 scale (DCT scaling), never below `at_least` a side; the picture
+    is the same one (its mean colour), and other formats and small images keep every pixel."""
+    rng = np.random.default_rng(0)
+    photo = Image.fromarray((rng.random((30, 40, 3)) * 255).astype("uint8")).resize((1600, 1200))
+    buf = io.BytesIO()
+    photo.save(buf, format="JPEG", quality=90)
+    full, small = load_image(buf.getvalue()), load_image(buf.getvalue(), at_least=150)
+    assert full.size == (1600, 1200) and small.size == (200, 150)  # 1/8: the smallest scale with both sides >= 150
+    assert np.abs(np.asarray(small, float).mean((0, 1)) - np.asarray(full, float).mean((0, 1))).max() < 2
+    assert load_image(buf.getvalue(), at_least=1000).size == (1600, 1200)  # 1/2 would give 600 < 1000
+    png = io.BytesIO()
+    photo.save(png, format="PNG")
+    assert load_image(png.getvalue(), at_least=32).size == (1600, 1200)

@@ -107,9 +107,9 @@ def thumbnail(v: Vectors, i: int, side: int = 64) -> np.ndarray | None:
         if v.image_kind == "bytes":
             if value is None or len(value) > MAX_BYTES:
                 return None
-            image = load_image(bytes(value))
+            image = load_image(bytes(value), at_least=side)
         else:
-            image = load_image(read_path(_image_path(v, value), MAX_BYTES))
+            image = load_image(read_path(_image_path(v, value), MAX_BYTES), at_least=side)
     except (ImageError, SkipError, OSError):
         return None
     image.thumbnail((side, side))

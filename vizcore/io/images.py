@@ -43,13 +43,16 @@ class ImageTooLargeError(ImageError):
     """The image has more bytes or pixels than vizcore decodes (a guard against decompression bombs)."""
 
 
-def load_image(source: ImageSource, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
+def load_image(source: ImageSource, *, max_pixels: int = MAX_PIXELS, at_least: int | None = None) -> Image.Image:
     """Decode an untrusted image into a fully loaded RGB image.
 
     Args:
         source: raw bytes, a file path, or a binary file object such as Streamlit's UploadedFile (rewound to
             its start when seekable, so the same upload can be loaded on every rerun).
         max_pixels: largest width * height accepted, checked from the header before any pixel is decoded.
+        at_least: for thumbnails: a JPEG may be decoded at 1/2, 1/4 or 1/8 scale (Pillow's `draft`, DCT scaling:
+            several times faster for large photos) as long as both sides stay at least this many pixels (or the
+            image's own size when smaller). None decodes every pixel.
 
     Returns:
         An RGB image with EXIF orientation applied; the first frame of animations; transparency composited
@@ -70,7 +73,7 @@ def load_image(source: ImageSource, *, max_pixels: int = MAX_PIXELS) -> Image.Im
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             with Image.open(fp, formats=FORMATS) as img:
-                return _decode(img, max_pixels)
+                return _decode(img, max_pixels, at_least)
         except ImageError:
             raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -150,10 +153,12 @@ def _read_file(f: IO[bytes]) -> bytes:
     return b"".join(chunks)
 
 
-def _decode(img: Image.Image, max_pixels: int) -> Image.Image:
+def _decode(img: Image.Image, max_pixels: int, at_least: int | None = None) -> Image.Image:
     """Check the header size, then decode the first frame, orient it and convert it to RGB."""
     _check_size(img.size, max_pixels)
     img.seek(0)  # first frame of an animated GIF / WebP / multi-page TIFF
+    if at_least is not None and img.format == "JPEG":
+        img.draft("RGB", (at_least, at_least))  # the smallest DCT scale keeping both sides >= at_least
     oriented = ImageOps.exif_transpose(img)  # always a new, decoded image; pixel count and aspect are unchanged
     rgb = _to_rgb(oriented)
     rgb.load()
