@@ -46,7 +46,7 @@ def _jpeg48(im: np.ndarray) -> bytes:
 
 def _wait(sheets) -> float:
     t = time.perf_counter()
-    while sheets.ready() < sheets.sheets:
+    while sheets.status() == "writing":
         time.sleep(0.01)
     return time.perf_counter() - t
 
