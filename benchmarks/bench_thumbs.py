@@ -86,8 +86,8 @@ def hover(n: int) -> None:
     import pyarrow.parquet as pq
     from playwright.sync_api import sync_playwright
 
-    from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, Server, wait_idle
-    from tests.browser.pointmap import drawn, map_frame, on_page, pixels
+    from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, Server
+    from tests.browser.pointmap import drawn, on_page, open_vectors, pixels
 
     digits = _mnist()
     rng = np.random.default_rng(0)
@@ -102,18 +102,7 @@ def hover(n: int) -> None:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(server.url("projector"))
-            wait_idle(page)
-            map_frame(page)
-            page.locator('[data-testid="stSelectbox"]').filter(has_text="Data set").first.click()
-            page.get_by_role("option", name="Open your own vectors…").first.click()
-            wait_idle(page)
-            box = page.get_by_role("textbox", name="…or a path on this server")
-            box.fill(str(path))
-            box.press("Enter")
-            wait_idle(page)
-            frame = map_frame(page)
-            frame.wait_for_function(f"() => window.pointmap.n === {n}", timeout=300_000)
+            frame = open_vectors(page, server.url("projector"), path, n)
             time.sleep(n / 1500)  # let the background job write every sheet (about 2,000 thumbnails/s here)
             m = drawn(frame)
             px = pixels(m["view"], m["xy"])

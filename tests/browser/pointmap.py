@@ -71,3 +71,23 @@ def isolated(px: np.ndarray, alpha: np.ndarray, apart: int) -> np.ndarray:
         if (d >= apart).sum() == len(visible) - 1:
             keep.append(int(i))
     return np.asarray(keep, int)
+
+
+def open_vectors(page, url: str, path, n: int, timeout: float = 300_000):
+    """Open the projector at `url`, choose *Open your own vectors…*, type `path` (a file on this server) and return
+    the map's frame once it holds all `n` points."""
+    from tests.browser.conftest import wait_idle
+
+    page.goto(url)
+    wait_idle(page)
+    map_frame(page)
+    page.locator('[data-testid="stSelectbox"]').filter(has_text="Data set").first.click()
+    page.get_by_role("option", name="Open your own vectors…").first.click()
+    wait_idle(page)
+    box = page.get_by_role("textbox", name="…or a path on this server")
+    box.fill(str(path))
+    box.press("Enter")
+    wait_idle(page)
+    frame = map_frame(page)
+    frame.wait_for_function(f"() => window.pointmap.n === {n}", timeout=timeout)
+    return frame

@@ -13,7 +13,16 @@ import pytest
 
 import vizcore as vc
 from tests.browser.conftest import wait_idle
-from tests.browser.pointmap import canvas_pixels, drawn, isolated, map_frame, on_page, over_white, pixels
+from tests.browser.pointmap import (
+    canvas_pixels,
+    drawn,
+    isolated,
+    map_frame,
+    on_page,
+    open_vectors,
+    over_white,
+    pixels,
+)
 from vizcore.export import render
 from vizcore.figures.pointmap import ALPHA
 from vizcore.figures.projector import category_style
@@ -217,12 +226,6 @@ def test_neighbour_captions_stand_apart(server, page):
     assert gaps and min(gaps) >= 16, (min(gaps), lines[:3])  # a clear gap between one caption and the next
 
 
-def _choose(page, label: str, option: str) -> None:
-    page.locator('[data-testid="stSelectbox"]').filter(has_text=label).first.click()
-    page.get_by_role("option", name=option).first.click()
-    wait_idle(page)
-
-
 def test_hover_thumbnails_past_twenty_thousand_points_come_from_their_sheets(server, page, tmp_path):
     """25,000 vectors with a thumbnail column: a point far down the rows shows its own image (its colour encodes its
     row), fetched from its sheet once the background job has written it."""
@@ -249,16 +252,7 @@ def test_hover_thumbnails_past_twenty_thousand_points_come_from_their_sheets(ser
     path = tmp_path / "many.parquet"
     pq.write_table(pa.table({"vector": list(X), "label": [f"c{r % 3}" for r in range(n)],
                              "thumbnail": [png(r) for r in range(n)]}), path)
-    page.goto(server.url("projector"))
-    wait_idle(page)
-    map_frame(page)
-    _choose(page, "Data set", "Open your own vectors…")
-    box = page.get_by_role("textbox", name="…or a path on this server")
-    box.fill(str(path))
-    box.press("Enter")
-    wait_idle(page)
-    frame = map_frame(page)
-    frame.wait_for_function(f"() => window.pointmap.n === {n}", timeout=120_000)
+    frame = open_vectors(page, server.url("projector"), path, n)
     m = drawn(frame)
     row = n - far // 2
     target = on_page(frame, pixels(m["view"], m["xy"][row:row + 1])[0])
