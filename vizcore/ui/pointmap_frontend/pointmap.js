@@ -333,8 +333,12 @@ function showThumb(i) {
     thumb.hidden = false;
     stats.thumb = i;
   } else if (sheet !== 'loading' && !(typeof sheet === 'number' && performance.now() - sheet < SHEET_RETRY_MS)) {
-    fetchSheet(t.url, s, t.ext).then(() => {  // still on this point: show its image now
-      if (stats.hovered === i && !tooltip.hidden) { showThumb(i); placeTooltip(+tooltip.dataset.px, +tooltip.dataset.py); }
+    fetchSheet(t.url, s, t.ext).then(() => {  // the point hovered now (this one, or another on the same sheet)
+      const now = stats.hovered;
+      if (now >= 0 && !tooltip.hidden && Math.floor(now / per) === s) {
+        showThumb(now);
+        placeTooltip(+tooltip.dataset.px, +tooltip.dataset.py);
+      }
     });
   }
 }
