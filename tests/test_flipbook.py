@@ -4,6 +4,7 @@ every page's title names that page's own settings (issue 13: what is written des
 from __future__ import annotations
 
 import base64
+import html
 import io
 
 import numpy as np
@@ -106,7 +107,7 @@ def test_per_head_pages_show_every_head_of_their_own_layer_on_the_layer_s_colour
         lo, hi = float(grids[layer].min()) if scale == "map" else 0.0, float(grids[layer].max())
         assert player.head_range(grids[layer], scale) == pytest.approx((lo, hi))
         title = book["frames"][layer]["title"]
-        assert title.startswith(f"CLS attention per head, layer {layer}<small>layer {layer} · ")
+        assert title.startswith(f"CLS attention per head, layer {layer}<small>{player.SCALE_TEXT[scale]}: ")
         assert f"{lo:.3g} to {hi:.3g} · uniform attention 1/17 = 0.0588" in title
         assert player.SCALE_TEXT[scale] in title
         for h in range(2):
@@ -115,6 +116,8 @@ def test_per_head_pages_show_every_head_of_their_own_layer_on_the_layer_s_colour
         bar = _decode(book["images"][book["frames"][layer]["legend"]])
         assert bar.shape[0] > player.BAR_PX  # a colour bar with its labels
     assert "Head 0 is within 0% of uniform attention" in book["frames"][1]["title"]
+    advice = "absolute scale (from 0) they look as flat" if scale == "absolute" else "the absolute scale shows"
+    assert advice in book["frames"][1]["title"]  # what the scale on screen does to a flat map
     assert "uniform attention:" not in book["frames"][0]["title"]
     assert book["frames"][0]["legend"] != book["frames"][2]["legend"]  # each layer its own range
 
@@ -129,3 +132,29 @@ def test_the_per_head_download_holds_every_layer():
                                        opacity=0.6, interpolation="nearest", scale="map", uniform=1 / 7, lines=["m"])
     assert every.shape[1] == one.shape[1] and every.shape[0] > 2.5 * (one.shape[0] - 80)  # a band per layer
     assert player.base_image(np.zeros((3, 512, 384))).shape == (player.HEAD_PX, player.HEAD_PX * 3 // 4, 3)  # shrunk
+
+
+def test_the_download_says_what_the_screen_says(monkeypatch):
+    """Each band of the every-layer PNG carries its page's scale line, its near-uniform note and its colour bar's
+    title, as the flip-book page does."""
+    from vizcore.ui import attention_player as player
+
+    seen = []
+    real = player.picture.attention_picture
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(player.picture, "attention_picture", spy)
+    grids = np.random.default_rng(3).random((2, 2, 2, 3))
+    grids[1] = 1 / 7  # layer 1: every head exactly uniform
+    player.every_layer_picture(np.zeros((3, 16, 24)), grids, query="CLS", colorscale="Inferno", opacity=0.6,
+                               interpolation="nearest", scale="map", uniform=1 / 7, lines=["m"])
+    book = player.head_book(np.zeros((3, 16, 24)), grids, query="CLS", colorscale="Inferno", opacity=0.6,
+                            interpolation="nearest", scale="map", uniform=1 / 7)
+    assert [k["bar_label"] for k in seen] == ["CLS attention"] * 2
+    for layer, kwargs in enumerate(seen):
+        for line in kwargs["lines"]:
+            assert html.escape(line) in book["frames"][layer]["title"]
+    assert len(seen[0]["lines"]) == 1 and "uniform attention:" in seen[1]["lines"][1]

@@ -39,3 +39,18 @@ def test_settle_freezes_the_loaded_heap_once_and_again_after_it_grows(monkeypatc
         assert len(collections) == 2 and gc.get_freeze_count() >= reuse.REFREEZE and keep
     finally:
         gc.unfreeze()
+
+
+def test_the_app_s_random_weights_are_the_same_after_its_model_cache_lets_them_go():
+    """A random-weight model loaded again (the model cache holds 6) has the weights it had: flip-books and figures
+    kept from the first load describe the model on the page."""
+    import torch
+
+    from vizcore.ui import cache
+
+    first = cache.model("bundled:tiny_vit", False)
+    cache.model.clear()
+    second = cache.model("bundled:tiny_vit", False)
+    assert second is not first and second.info.pretrained is False
+    a, b = first.module.state_dict(), second.module.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

@@ -44,10 +44,10 @@ def test_attention_downloads_are_the_figures_on_screen(server, page):
     im, text = png(download(page, "Download every layer (PNG)"))  # every page of the flip-book
     assert text["Title"] == "CLS attention per head, every layer"
     assert "random weights" in text["Model"] and "Tiny ViT" in text["Model"]
-    assert all(f"layer {i} · colour scale shared by all heads (min → max)" in text["Description"] for i in range(4))
+    assert all(f"layer {i}: colour scale shared by all heads (min → max)" in text["Description"] for i in range(4))
     assert "uniform attention 1/65" in text["Description"]
-    layer2 = next(line for line in text["Description"].splitlines() if line.startswith("layer 2"))
-    assert layer2 in shown  # the same range as the page on screen
+    layer2 = next(line for line in text["Description"].splitlines() if line.startswith("layer 2: "))
+    assert layer2.removeprefix("layer 2: ") in shown  # the same range as the page on screen
     assert im.width >= flip.book(page, "Layer").bounding_box()["width"]  # at least as large as on screen
 
     tab(page, "Query patch")

@@ -110,7 +110,7 @@ def _outline(rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
 def attention_picture(image, grids, *, title: str, lines: Sequence[str], names: Sequence[str] | None = None,
                       colorscale: str = "Inferno", opacity: float = 0.6, interpolation: str = "bilinear",
                       lo: float, hi: float, uniform: float | None = None, cols: int = 4,
-                      highlight: tuple[int, int] | None = None) -> np.ndarray:
+                      highlight: tuple[int, int] | None = None, bar_label: str = "attention") -> np.ndarray:
     """Attention maps over the image, as the app draws them: uint8 (H, W, 3).
 
     Args:
@@ -118,6 +118,7 @@ def attention_picture(image, grids, *, title: str, lines: Sequence[str], names: 
         grids: (n, gh, gw) maps (one overlay: n = 1; the heads of a layer: n = H), coloured over [lo, hi].
         names: a title per panel ("head 0", ...).
         highlight: (row, col) of the query patch, outlined.
+        bar_label: the colour bar's title (e.g. "CLS attention").
     """
     maps = render.as_array(grids).astype(np.float64)
     if maps.ndim == 2:
@@ -139,7 +140,7 @@ def attention_picture(image, grids, *, title: str, lines: Sequence[str], names: 
             panel = _outline(panel, (round(c * pw), round(r * ph), round((c + 1) * pw) - 1, round((r + 1) * ph) - 1))
         panels.append(_captioned(panel, names[i] if names else ""))
     grid_img = _tile(panels, cols)
-    bar = colorbar(colorscale, lo, hi, min(grid_img.shape[0] - 80, 420), uniform)  # fits beside the panels
+    bar = colorbar(colorscale, lo, hi, min(grid_img.shape[0] - 80, 420), uniform, label=bar_label)  # beside panels
     body = np.full((grid_img.shape[0], grid_img.shape[1] + bar.shape[1] + 16, 3), 255, np.uint8)
     body[:, :grid_img.shape[1]] = grid_img
     body[12:12 + bar.shape[0], grid_img.shape[1] + 16:] = bar

@@ -45,9 +45,10 @@ def head_range(grids, scale: str) -> tuple[float, float]:
     return color_range(grids, "absolute" if scale == "absolute" else "map")
 
 
-def near_uniform(names: list[str], grids, level: float) -> str:
+def near_uniform(names: list[str], grids, level: float, scale: str = "map") -> str:
     """A sentence naming which of the maps (n, gh, gw) lie within `attention.NEAR_UNIFORM` of uniform attention
-    (`level` = 1/N) and the range of their values; "" when none does."""
+    (`level` = 1/N) and the range of their values, with what the colour `scale` on screen does to them; "" when
+    none does."""
     flat = [(n, g) for n, g in zip(names, grids) if attention.deviation_from_uniform(g, level) < attention.NEAR_UNIFORM]
     if not flat:
         return ""
@@ -57,8 +58,9 @@ def near_uniform(names: list[str], grids, level: float) -> str:
            f"{len(flat)} of {len(names)} maps are" if len(flat) > 3 else ", ".join(n for n, _ in flat) + " are")
     return (f"{who} within {dev:.0%} of uniform attention: every patch gets between {values.min():.3g} and "
             f"{values.max():.3g}, against 1/{round(1 / level):,} = {level:.3g} for uniform attention. "
-            "Stretched colours make differences this small look like structure; the absolute scale shows how flat "
-            "it is.")
+            + ("On this absolute scale (from 0) they look as flat as they are." if scale == "absolute" else
+               "Stretched colours make differences this small look like structure; the absolute scale shows how "
+               "flat it is."))
 
 
 def base_image(image) -> np.ndarray:
@@ -73,10 +75,9 @@ def base_image(image) -> np.ndarray:
                                                   Image.Resampling.LANCZOS))
 
 
-def scale_line(layer: int, scale: str, lo: float, hi: float, uniform: float) -> str:
-    """What one page's colours mean (also a line of the download)."""
-    return (f"layer {layer} · {SCALE_TEXT[scale]}: {lo:.3g} to {hi:.3g} · uniform attention "
-            f"1/{round(1 / uniform):,} = {uniform:.3g}")
+def scale_line(scale: str, lo: float, hi: float, uniform: float) -> str:
+    """What one page's colours mean (also a line of the download, under its layer's title)."""
+    return f"{SCALE_TEXT[scale]}: {lo:.3g} to {hi:.3g} · uniform attention 1/{round(1 / uniform):,} = {uniform:.3g}"
 
 
 def head_book(image, grids, *, query: str, colorscale: str, opacity: float, interpolation: str, scale: str,
@@ -107,8 +108,8 @@ def head_book(image, grids, *, query: str, colorscale: str, opacity: float, inte
         pngs = list(pool.map(flip.png, pictures))
     pages, per = [], len(names) + 1
     for layer, (heads, (lo, hi)) in enumerate(zip(grids, ranges)):
-        note = near_uniform(names, heads, uniform)
-        sub = scale_line(layer, scale, lo, hi, uniform) + (f"<br>{html.escape(note)}" if note else "")
+        note = near_uniform(names, heads, uniform, scale)
+        sub = scale_line(scale, lo, hi, uniform) + (f"<br>{html.escape(note)}" if note else "")
         own = pngs[layer * per:(layer + 1) * per]
         pages.append(flip.Page(str(layer), f"{html.escape(query)} attention per head, layer {layer}<small>{sub}"
                                "</small>", own[:-1], legend=own[-1]))
@@ -123,10 +124,12 @@ def every_layer_picture(image, grids, *, query: str, colorscale: str, opacity: f
     bands = []
     for layer, heads in enumerate(grids):
         lo, hi = head_range(heads, scale)
+        note = near_uniform(names, heads, uniform, scale)  # the same words as the page on screen
         bands.append(picture.attention_picture(
-            image, heads, title=f"layer {layer}", lines=[scale_line(layer, scale, lo, hi, uniform)], names=names,
-            colorscale=colorscale, opacity=opacity, interpolation=interpolation, lo=lo, hi=hi, uniform=uniform,
-            cols=min(len(names), max(COLS, math.ceil(len(names) / 3)))))
+            image, heads, title=f"layer {layer}", lines=[scale_line(scale, lo, hi, uniform), *([note] if note else [])],
+            names=names, colorscale=colorscale, opacity=opacity, interpolation=interpolation, lo=lo, hi=hi,
+            uniform=uniform, cols=min(len(names), max(COLS, math.ceil(len(names) / 3))),
+            bar_label=f"{query} attention"))
     return picture.titled(np.concatenate(bands, axis=0), every_layer_title(query), lines)
 
 

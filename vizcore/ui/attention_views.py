@@ -107,9 +107,9 @@ def per_head(v: View) -> None:
 
     def png(lines: list[str]) -> bytes:
         pic = player.every_layer_picture(_img(maps), grids, lines=lines, **style)
-        return picture.png(pic, title=title, lines=lines + [player.scale_line(i, scale, *player.head_range(g, scale),
-                                                                               level) for i, g in enumerate(grids)],
-                           model=v.choice.title)
+        return picture.png(pic, title=title, model=v.choice.title,
+                           lines=lines + [f"layer {i}: " + player.scale_line(scale, *player.head_range(g, scale), level)
+                                          for i, g in enumerate(grids)])
 
     _downloads(v, grids.reshape(-1, *grids.shape[2:]), title, level, "cls_every_layer_heads", make=png,
                label="Download every layer (PNG)")
@@ -292,7 +292,7 @@ def _overlay(v: View, grid, title: str, uniform: float, *controls):
 
 def _flat_note(names: list[str], grids, level: float) -> None:
     """Say which of these maps (n, gh, gw) are within `attention.NEAR_UNIFORM` of uniform attention (1/N)."""
-    if note := player.near_uniform(names, grids, level):
+    if note := player.near_uniform(names, grids, level, _scale()):
         st.info(note, icon=":material/straighten:")
 
 

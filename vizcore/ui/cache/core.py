@@ -13,6 +13,7 @@ import vizcore as vc
 from vizcore.analysis import embeddings
 from vizcore.data import sample_images
 from vizcore.data.scenes import sample_scenes
+from vizcore.models import random_twin
 
 UPLOAD_SIDE = 1024  # longest side kept of an upload: every view works at model resolution (at most 518 px)
 
@@ -21,8 +22,10 @@ UPLOAD_SIDE = 1024  # longest side kept of an upload: every view works at model 
 
 @st.cache_resource(max_entries=6, show_spinner="Loading model…")
 def model(spec: str, pretrained: bool = True) -> vc.ModelHandle:
-    """One handle per (spec, pretrained) per process; handles are thread-safe (every use holds `handle.lock`)."""
-    return vc.load_model(spec, pretrained=pretrained)
+    """One handle per (spec, pretrained) per process; handles are thread-safe (every use holds `handle.lock`).
+    Random weights are `random_twin`'s (seed 0): the same model after an eviction, so nothing kept from an earlier
+    load (a flip-book, a figure) ever describes other weights than the page's."""
+    return vc.load_model(spec, pretrained=True) if pretrained else random_twin(spec)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
