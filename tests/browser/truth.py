@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+import time
 
 from PIL import Image
 
@@ -38,9 +39,17 @@ def slider_value(page, label: str) -> str:
 def move(page, label: str, presses: int) -> None:
     """Move a slider by `presses` steps with the keyboard (negative: left) and wait for the rerun."""
     wait_idle(page)  # a rerun still drawing (after a selectbox) can redraw the slider and lose a press
-    slider(page, label).get_by_role("slider").first.focus()
-    for _ in range(abs(presses)):
-        page.keyboard.press("ArrowRight" if presses > 0 else "ArrowLeft")
+    key = "ArrowRight" if presses > 0 else "ArrowLeft"
+    for _ in range(abs(presses)):  # one press at a time, each seen on the slider (a rerun can redraw it mid-way)
+        before = slider_value(page, label)
+        for _attempt in range(3):
+            slider(page, label).get_by_role("slider").first.focus()
+            page.keyboard.press(key)
+            deadline = time.monotonic() + 2
+            while slider_value(page, label) == before and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if slider_value(page, label) != before:
+                break
     wait_idle(page)
 
 def number(page, label: str) -> str:
