@@ -64,7 +64,7 @@ def test_attention_controls_survive_an_upload_and_the_way_back(server, page):
     flip.move(page, "Layer", -2)  # per head: layer 3 -> 1, in the browser
     square = flip.sources(page, "Layer")
     tab(page, "Rollout")
-    move(page, "Discard ratio", 9)  # 0.00 -> 0.45
+    move(page, "Discard ratio", 0.45)
     assert has_title(page, "discard 0.45")
     upload(page, image("coffee.jpg", coffee()))
     tab(page, "Per head")  # the new image's pages open at the layer the user left
@@ -117,7 +117,7 @@ def test_vae_controls_survive_uploaded_endpoints_and_the_way_back(server, page):
     page.goto(server.url("vae"))
     wait_idle(page)
     select(page, "A: class", "heart")
-    move(page, "Frames in the strip", -4)  # 9 -> 5
+    move(page, "Frames in the strip", 5)  # from 9
     flip.wait_for(page, T)
     flip.move(page, T, 30)  # 0.50 -> 0.80
     assert flip.title(page, T).startswith("decoded frame at t = 0.80")

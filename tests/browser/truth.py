@@ -36,21 +36,23 @@ def slider(page, label: str):
 def slider_value(page, label: str) -> str:
     return slider(page, label).locator('[data-testid="stSliderThumbValue"]').inner_text().strip()
 
-def move(page, label: str, presses: int) -> None:
-    """Move a slider by `presses` steps with the keyboard (negative: left) and wait for the rerun."""
-    wait_idle(page)  # a rerun still drawing (after a selectbox) can redraw the slider and lose a press
-    key = "ArrowRight" if presses > 0 else "ArrowLeft"
-    for _ in range(abs(presses)):  # one press at a time, each seen on the slider (a rerun can redraw it mid-way)
-        before = slider_value(page, label)
-        for _attempt in range(3):
-            slider(page, label).get_by_role("slider").first.focus()
-            page.keyboard.press(key)
-            deadline = time.monotonic() + 2
-            while slider_value(page, label) == before and time.monotonic() < deadline:
-                time.sleep(0.05)
-            if slider_value(page, label) != before:
-                break
-    wait_idle(page)
+def move(page, label: str, to: float) -> None:
+    """Move a slider with the keyboard until it holds `to` on the page and on the server, then wait for the rerun.
+
+    Aims at a value rather than counting presses: under load a press can land late (after a retry, so twice) or be
+    lost to a rerun that redraws the slider, and pressing toward the target until it holds corrects both."""
+    thumb = slider(page, label).get_by_role("slider").first
+    for _ in range(60):
+        wait_idle(page)  # a rerun still drawing can redraw the slider and lose a press
+        now = float(thumb.input_value())
+        if abs(now - to) < 1e-9:
+            return
+        thumb.focus()
+        page.keyboard.press("ArrowRight" if to > now else "ArrowLeft")
+        deadline = time.monotonic() + 2
+        while float(thumb.input_value()) == now and time.monotonic() < deadline:
+            time.sleep(0.05)
+    raise AssertionError(f"slider {label!r} did not reach {to}; it shows {thumb.input_value()}")
 
 def number(page, label: str) -> str:
     return page.locator('[data-testid="stNumberInput"]').filter(has_text=label).first.locator("input").input_value()
