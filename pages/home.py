@@ -1,14 +1,14 @@
 """Home: what vizcore shows, the real pretrained models (download on request) and the bundled ones."""
 
-import pandas as pd
 import streamlit as st
 
 from vizcore.ui.shell import ensure_navigation
 
 ensure_navigation()
 
-# Home imports no model library (torch, timm, scikit-learn): the catalog reads the model cards and the curated
-# table, and the download panel is the light `vizcore.ui.downloads` (tests/test_startup.py checks sys.modules).
+# Home imports no model library (torch, timm, scikit-learn) and no pandas: the catalog reads the model cards and the
+# curated table, the tables are Markdown, and the download panel is the light `vizcore.ui.downloads`
+# (tests/test_startup.py checks sys.modules).
 from vizcore.models.catalog import list_models  # noqa: E402
 from vizcore.models.curated import format_size  # noqa: E402
 from vizcore.ui import downloads  # noqa: E402
@@ -44,24 +44,36 @@ st.warning(
     icon=":material/explore:",
 )
 
+
+def table(rows: list[dict[str, str]]) -> str:
+    """`rows` as a Markdown table, every cell in full (a data grid cut the longer ones); specs as code."""
+    cols = list(rows[0])
+
+    def cell(col: str, text: str) -> str:
+        return f"`{text}`" if col == "spec" else text.replace("|", "\\|")
+
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    return "\n".join(lines + ["| " + " | ".join(cell(c, r[c]) for c in cols) + " |" for r in rows])
+
+
 st.subheader("Bundled models (trained here, in assets/models)")
 infos = list_models()
-st.dataframe(pd.DataFrame([
+st.markdown(table([
     {"model": i.title, "spec": i.spec, "kind": i.kind, "trained on": i.trained_on, "weights here": "yes"}
     for i in infos if i.spec.startswith("bundled:")
-]), hide_index=True, width="stretch", key="home_bundled")
+]))
 
 st.subheader("Real pretrained models")
 st.caption("Downloaded on request only, into the Hugging Face cache (`$HF_HOME/hub`, usually "
            "`~/.cache/huggingface/hub`), where timm and transformers find them too. Sizes are approximate "
            "(parameters x 4 bytes); the exact size shows when a download starts.")
 curated = [i for i in infos if not i.spec.startswith("bundled:")]
-st.dataframe(pd.DataFrame([
-    {"model": i.title, "weights here": "yes" if i.offline else "no", "size": format_size(i.size_bytes),
-     "good for": i.description, "pages": ", ".join(i.pages), "licence": i.licence, "trained on": i.trained_on,
+st.markdown(table([
+    {"model": i.title, "good for": f"{i.description} *Trained on* {i.trained_on}. *Pages:* {', '.join(i.pages)}.",
+     "size": format_size(i.size_bytes), "weights here": "yes" if i.offline else "no", "licence": i.licence,
      "spec": i.spec}
     for i in curated
-]), hide_index=True, width="stretch", key="home_curated")
+]))
 missing = {i.spec: f"{i.title} ({format_size(i.size_bytes)})" for i in curated if not i.offline}
 if missing:
     pick = st.selectbox("Download a model now", list(missing), format_func=missing.get, key="home_download_pick")

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests import mdtables
+
 pytestmark = pytest.mark.apptest
 TIMEOUT = 120
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -45,8 +47,8 @@ def test_home_lists_pages_and_offline_models():
     assert "vizcore" in at.title[0].value
     text = " ".join(m.value for m in at.markdown)
     assert "Attention" in text
-    table = at.dataframe[0].value
-    assert "bundled:tiny_vit" in set(table["spec"])
+    bundled = next(t for t in mdtables.tables([m.value for m in at.markdown]) if "spec" in t[0])
+    assert "bundled:tiny_vit" in {row["spec"] for row in bundled}
 
 
 def test_attention_page_draws_every_view_with_bundled_defaults():

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import mdtables
+
 ROOT = Path(__file__).resolve().parents[1]
 MODEL_LIBRARIES = ("torch", "timm", "torchvision", "sklearn", "scipy")
 DOWNLOAD_ONLY = ("vizcore.models.download", "huggingface_hub.hf_api")  # HfApi and the HTTP client: ~0.3 s
@@ -29,21 +31,20 @@ def _fresh(code: str, env: dict[str, str] | None = None) -> dict:
 
 @pytest.mark.apptest
 def test_home_imports_no_model_library_and_lists_the_models():
-    """Server start -> Home: app.py and pages/home.py need no torch, timm or scikit-learn, and still list the
+    """Server start -> Home: app.py and pages/home.py need no torch, timm, scikit-learn or pandas, and still list the
     bundled and the curated models. (The background warm-up that loads them after the run is switched off here;
     `test_warmup_loads_the_attention_page_after_the_run` checks it.)"""
     code = f"""
 import json, sys
 from streamlit.testing.v1 import AppTest
 at = AppTest.from_file({str(ROOT / "app.py")!r}, default_timeout=120).run()
-tables = [list(df.value["spec"]) for df in at.dataframe]
-print(json.dumps({{"exception": [str(e.value) for e in at.exception], "tables": tables,
-                  "heavy": [m for m in {MODEL_LIBRARIES + DOWNLOAD_ONLY!r} if m in sys.modules]}}))
+print(json.dumps({{"exception": [str(e.value) for e in at.exception], "markdown": [m.value for m in at.markdown],
+                  "heavy": [m for m in {MODEL_LIBRARIES + DOWNLOAD_ONLY + ("pandas",)!r} if m in sys.modules]}}))
 """
     out = _fresh(code, env={"VIZCORE_WARMUP": "0"})
     assert not out["exception"], out["exception"]
     assert out["heavy"] == [], f"Home imported {out['heavy']}"
-    bundled, curated = out["tables"]
+    bundled, curated = ([row["spec"] for row in t] for t in mdtables.tables(out["markdown"]) if "spec" in t[0])
     assert "bundled:tiny_vit" in bundled and "bundled:tiny_mae" in bundled
     assert "timm:vit_small_patch16_224.dino" in curated and "hf:facebook/vit-mae-base" in curated
 

