@@ -2,11 +2,14 @@
 
     python benchmarks/bench_browser.py [--repeats 5] [--moves 10] [--rows start,cli]
 
-`--rows` picks groups of rows (default: all): start (server start to Home, with the trivial app), visits (first
-visit of each page), attention (tab switch, layer slider, upload), mae, vae (sliders), cli (command wall times).
+`--rows` picks groups of rows (default: all): start (server start to Home, with the trivial app), cold (server start
+to Attention's maps through Home and by deep link, and to the projector's map by deep link), visits (first visit of
+each page), attention (tab switch, layer slider, upload), mae, vae (sliders), cli (command wall times).
 
 Rows (medians; headless Debian Chromium, software WebGL):
 - server start to Home interactive, against a trivial one-slider Streamlit app started the same way (ratio);
+- server start to the Attention page's maps (Home first, then a click; or a deep link as the first page) and to the
+  Embedding projector's map drawn (deep link), each on a fresh server;
 - first visit of each page on a running server (navigation to the page's first figure or image drawn);
 - Attention tab switch to the tab's own figure shown;
 - slider to new picture: VAE interpolation t, MAE mask ratio and the Attention per-head layer are flip-books
@@ -119,6 +122,27 @@ def _drawn(page, before: str | None = None, timeout: float = 180_000) -> None:
     page.wait_for_function(RUN_DONE, timeout=timeout)
 
 
+def start_to_drawn(browser, slug: str, via_home: bool) -> float:
+    """A fresh server, then the page `slug` drawn: through Home and a click in the sidebar, or by a deep link."""
+    t0 = time.perf_counter()
+    server = AppServer()
+    try:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(server.url("" if via_home else slug), timeout=180_000)
+        if via_home:
+            _interactive(page)
+            page.locator('[data-testid="stSidebarNav"]').get_by_text(PAGES[slug], exact=True).click()
+            page.wait_for_url(f"**/{slug}", timeout=60_000)
+        if slug == "projector":
+            page.wait_for_function(MAP_DRAWN, timeout=180_000)
+        _drawn(page)
+        out = time.perf_counter() - t0
+        page.close()
+    finally:
+        server.stop()
+    return out
+
+
 def first_visits(browser, server) -> dict[str, float]:
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(server.url())
@@ -211,7 +235,7 @@ def cli_seconds(args: list[str], repeats: int) -> list[float]:
     return out
 
 
-GROUPS = ("start", "visits", "attention", "mae", "vae", "cli")
+GROUPS = ("start", "cold", "visits", "attention", "mae", "vae", "cli")
 
 
 def rows(repeats: int = 5, moves: int = 10, groups: tuple[str, ...] = GROUPS) -> list[dict]:
@@ -249,6 +273,14 @@ def _browser_rows(row, groups: set[str], repeats: int, moves: int) -> None:
             home = [start_to_interactive(browser, None) for _ in range(3)]
             row("trivial one-slider Streamlit app: server start to interactive", trivial)
             row("server start to Home interactive", home, goal=1.5 * med(trivial), baseline=med(trivial))
+        if "cold" in groups:
+            n = min(repeats, 3)
+            row("server start to Attention's maps, through Home (cold)",
+                [start_to_drawn(browser, "attention", via_home=True) for _ in range(n)])
+            row("server start to Attention's maps, deep link (first page visited)",
+                [start_to_drawn(browser, "attention", via_home=False) for _ in range(n)])
+            row("server start to the Embedding projector's map, deep link",
+                [start_to_drawn(browser, "projector", via_home=False) for _ in range(n)])
         if not groups & {"visits", "attention", "mae", "vae"}:
             browser.close()
             return

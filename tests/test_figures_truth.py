@@ -172,6 +172,15 @@ def test_colour_bar_ticks_are_the_figure_s_ticks():
     assert list(fig_ticks.ticktext) == [t for _, t in ticks]
 
 
+@pytest.mark.parametrize("lo, hi", [(0.10200, 0.10210), (0.0, 0.02), (0.5, 0.5001), (-3e-7, 4e-7), (0.2, 0.95)])
+def test_colour_bar_ticks_read_apart_on_any_range(lo, hi):
+    ticks = render.colorbar_ticks(lo, hi)
+    labels = [t for _, t in ticks]
+    assert len(ticks) >= 2 and len(set(labels)) == len(labels), labels  # never the same label twice
+    for value, text in ticks:
+        assert lo - 1e-12 <= value <= hi + 1e-12 and abs(float(text) - value) <= 1e-6 * max(abs(lo), abs(hi))
+
+
 # --- categories in clearly distinct colours (issue 13 §9) -------------------------------------------------------
 
 _MACHADO = {  # Machado, Oliveira & Fernandes 2009, severity 1.0, on linear RGB

@@ -195,7 +195,9 @@ def colorbar_ticks(lo: float, hi: float, uniform: float | None = None, n: int = 
     """(value, label) ticks of a colour bar over [lo, hi]: about `n` round values (steps of 1, 2, 2.5 or 5 times a
     power of ten) and, when it lies in range, the uniform-attention level `uniform` (1/N) labelled "uniform 1/N".
 
-    Figures and downloaded PNGs both label their colour bars with these.
+    Labels carry as many significant digits as the step needs (at least 3), so a narrow range such as 0.10200 to
+    0.10210 reads 0.1020, 0.10205, 0.1021 rather than three times 0.102. Figures and downloaded PNGs both label
+    their colour bars with these.
     """
     ticks: list[tuple[float, str]] = []
     if math.isfinite(lo) and math.isfinite(hi) and hi > lo:
@@ -203,7 +205,8 @@ def colorbar_ticks(lo: float, hi: float, uniform: float | None = None, n: int = 
         mag = 10.0 ** math.floor(math.log10(raw))
         step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw * (1 - 1e-9))
         start = math.ceil(lo / step - 1e-9) * step
-        ticks = [(start + i * step, f"{start + i * step:.3g}") for i in range(int((hi - start) / step + 1e-9) + 1)]
+        digits = max(3, math.ceil(math.log10(max(abs(lo), abs(hi)) / step)) + 2)
+        ticks = [(v, f"{v:.{digits}g}") for v in (start + i * step for i in range(int((hi - start) / step + 1e-9) + 1))]
     if uniform is not None and uniform > 0 and lo - 1e-12 <= uniform <= hi + 1e-12:
         ticks = [t for t in ticks if abs(t[0] - uniform) > 0.08 * (hi - lo)]
         ticks.append((uniform, f"uniform 1/{round(1 / uniform):,}"))
