@@ -195,7 +195,8 @@ def test_predictions_bar_highest_on_top():
     _assert_titled(fig)
     (bar,) = fig.data
     assert list(bar.y) == ["cat", "dog", "car"] and fig.layout.yaxis.autorange == "reversed"
-    assert list(bar.text) == ["70.0%", "20.0%", "10.0%"]
+    assert list(fig.layout.yaxis.ticktext) == ["cat  <b>70.0%</b>", "dog  <b>20.0%</b>", "car  <b>10.0%</b>"]
+    assert list(fig.layout.yaxis.tickvals) == list(bar.y)
     assert fig.layout.xaxis.title.text == "probability" and tuple(fig.layout.xaxis.range) == (0, 1)
     dup = figures.predictions_bar([(134, "crane", 0.5), (517, "crane", 0.5)], title="t")
     assert len(set(dup.data[0].y)) == 2
