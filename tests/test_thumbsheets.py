@@ -181,9 +181,31 @@ def test_two_writers_of_one_folder_never_leave_a_broken_sheet(cache):
     others = [threading.Thread(target=thumbsheets.write, args=(sheets, _digits, "png")) for _ in range(3)]
     for t in others:
         t.start()
-    for t in others:
+    for t in [*others, thumbsheets._jobs[sheets.folder.name]]:  # the background job too: it may be mid-sheet
         t.join()
-    _wait(sheets)
     assert sheets.status() == "ready" and not list(sheets.folder.glob("*.tmp"))
     for i in (0, 300, 599):
         assert (_cell(sheets, i) == _digit(i)[..., 0]).all()
+
+
+def test_the_data_set_opened_last_is_written_first(cache):
+    """A big folder's job left running must not hold up the thumbnails of the data set on screen: the older job
+    waits between two sheets until the newer one is done, then goes on."""
+    newer_started, older_go = threading.Event(), threading.Event()
+
+    def older_images(rows: range) -> list[np.ndarray]:
+        if rows.start == 0:
+            assert newer_started.wait(30)
+        else:
+            assert older_go.wait(30)  # while the newer job needs the writer, the older one must not get here
+        return _digits(rows)
+
+    older = thumbsheets.start("big-folder", 3 * 256, older_images, side=8, fmt="png")
+    newer = thumbsheets.start("on-screen", 2 * 256, _digits, side=8, fmt="png")
+    newer_started.set()
+    _wait(newer, timeout=20)  # one job at a time would wait here for the older one's last sheets
+    assert newer.status() == "ready" and older.status() == "writing"
+    older_go.set()
+    _wait(older)
+    assert older.status() == "ready" and (_cell(older, 767) == _digit(767)[..., 0]).all()
+    assert not {older.folder.name, newer.folder.name} & set(thumbsheets._running)  # both jobs are over

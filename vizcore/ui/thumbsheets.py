@@ -2,8 +2,9 @@
 
 A data set's images are fitted into THUMB_SIDE-px cells and written 256 to a sheet (16 x 16 cells, row-major:
 row i of the data set is cell i % 256 of sheet i // 256) to `$VIZCORE_CACHE_DIR/thumbsheets/<folder>/<sheet>.<ext>`
-(default `~/.cache/vizcore/thumbsheets`). A background thread writes them in row order, once per data set (one
-data set at a time: a second one's job waits), so a rerun, another colour or search, or another session reuses
+(default `~/.cache/vizcore/thumbsheets`). A background thread writes them in row order, once per data set (the
+data set opened last first: an older job waits between two sheets until the newer ones are done, so a big folder
+left behind never holds up the data set on screen), so a rerun, another colour or search, or another session reuses
 the folder, and a restarted server goes on where the last one stopped. Images read from files carry a stamp per
 sheet (their sizes and modification times): a server checks them once, in the background, and rewrites the sheets
 whose files changed. The map's browser code (`ui/pointmap_frontend`) fetches a sheet the first time one of its
@@ -49,7 +50,8 @@ Stamp = Callable[[range], str]
 
 log = logging.getLogger(__name__)
 _lock = threading.Lock()      # guards the tables below
-_writing = threading.Lock()   # one job writes at a time
+_turn = threading.Condition(_lock)  # a background job writes its next sheet when it is the newest one running
+_running: list[str] = []      # folder names of background jobs in the order they started (the last one writes)
 _jobs: dict[str, threading.Thread] = {}  # folder name -> its job in this process (running or finished)
 _failed: dict[str, str] = {}  # folder name -> why its job stopped (not retried in this process)
 _unwritable: set[str] = set()  # cache roots already reported as unwritable
@@ -129,30 +131,47 @@ def start(key: str, count: int, images: Images, *, side: int, fmt: str, in_memor
                         "folder.", root(), exc)
         return None
     sheets = Sheets(f"../{served.name}/{name}/", EXT[fmt], side, CELLS, count, folder)
+    inline = in_memory and count <= INLINE_MAX
     with _lock:
         if name in _jobs or name in _failed or (stamp is None and (folder / DONE).is_file()):
             return sheets
-        job = threading.Thread(target=_one_at_a_time, args=(sheets, images, fmt, stamp),
+        job = threading.Thread(target=_newest_first, args=(sheets, images, fmt, stamp),
                                name=f"vizcore-thumbs-{name[:8]}", daemon=True)
         _jobs[name] = job
-    if in_memory and count <= INLINE_MAX:
+        if not inline:
+            _running.append(name)
+    if inline:
         write(sheets, images, fmt, stamp)  # here, now: a few sheets
     else:
         job.start()
     return sheets
 
 
-def _one_at_a_time(sheets: Sheets, images: Images, fmt: str, stamp: Stamp | None) -> None:
-    with _writing:
-        write(sheets, images, fmt, stamp)
+def _newest_first(sheets: Sheets, images: Images, fmt: str, stamp: Stamp | None) -> None:
+    name = sheets.folder.name
+
+    def my_turn() -> None:
+        with _turn:
+            _turn.wait_for(lambda: _running[-1] == name)
+
+    try:
+        write(sheets, images, fmt, stamp, before_sheet=my_turn)
+    finally:
+        with _turn:
+            _running.remove(name)
+            _turn.notify_all()
 
 
-def write(sheets: Sheets, images: Images, fmt: str, stamp: Stamp | None = None) -> None:
-    """Write every missing (or, with `stamp`, changed) sheet of `sheets`, then the folder's `done.json`."""
+def write(sheets: Sheets, images: Images, fmt: str, stamp: Stamp | None = None,
+          before_sheet: Callable[[], None] | None = None) -> None:
+    """Write every missing (or, with `stamp`, changed) sheet of `sheets`, then the folder's `done.json`.
+    `before_sheet()` is called before each sheet is looked at (the background job waits there for its turn)."""
     per = sheets.cells * sheets.cells
     unread: list[int] = []
     try:
         for s in range(sheets.sheets):
+            if before_sheet is not None:
+                before_sheet()
             path = sheets.folder / f"{s}.{sheets.ext}"
             rows = range(s * per, min(sheets.count, (s + 1) * per))
             now = stamp(rows) if stamp is not None else None
