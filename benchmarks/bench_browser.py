@@ -133,8 +133,10 @@ def start_to_drawn(browser, slug: str, via_home: bool) -> float:
             _interactive(page)
             page.locator('[data-testid="stSidebarNav"]').get_by_text(PAGES[slug], exact=True).click()
             page.wait_for_url(f"**/{slug}", timeout=60_000)
-        if slug == "projector":
-            page.wait_for_function(MAP_DRAWN, timeout=180_000)
+        if slug == "projector":  # the map: a point-map frame drawn (a plotly scatter before the point map existed)
+            page.wait_for_function(f"() => ({MAP_DRAWN})() || [...document.querySelectorAll('.js-plotly-plot')]"
+                                   ".some(el => (el.data || []).some(t => /scatter/.test(t.type || 'scatter')))",
+                                   timeout=180_000)
         _drawn(page)
         out = time.perf_counter() - t0
         page.close()
