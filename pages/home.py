@@ -11,7 +11,7 @@ ensure_navigation()
 # (tests/test_startup.py checks sys.modules).
 from vizcore.models.catalog import list_models  # noqa: E402
 from vizcore.models.curated import format_size  # noqa: E402
-from vizcore.ui import downloads  # noqa: E402
+from vizcore.ui import downloads, tables  # noqa: E402
 
 st.title("vizcore: see what image models learn")
 st.markdown(
@@ -45,35 +45,32 @@ st.warning(
 )
 
 
-def table(rows: list[dict[str, str]]) -> str:
-    """`rows` as a Markdown table, every cell in full (a data grid cut the longer ones); specs as code."""
-    cols = list(rows[0])
-
-    def cell(col: str, text: str) -> str:
-        return f"`{text}`" if col == "spec" else text.replace("|", "\\|")
-
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    return "\n".join(lines + ["| " + " | ".join(cell(c, r[c]) for c in cols) + " |" for r in rows])
+def table(rows: list[dict[str, str]], empty: str) -> None:
+    """`rows` as a Markdown table, every cell in full (a data grid cut the longer ones); `empty` when there are none."""
+    if rows:
+        st.markdown(tables.markdown(rows))
+    else:
+        st.info(empty)
 
 
 st.subheader("Bundled models (trained here, in assets/models)")
 infos = list_models()
-st.markdown(table([
-    {"model": i.title, "spec": i.spec, "kind": i.kind, "trained on": i.trained_on, "weights here": "yes"}
-    for i in infos if i.spec.startswith("bundled:")
-]))
+table([{"model": i.title, "spec": i.spec, "kind": i.kind, "trained on": i.trained_on, "weights here": "yes"}
+       for i in infos if i.spec.startswith("bundled:")],
+      empty="No bundled models were found in assets/models (or $VIZCORE_ASSETS/models).")
 
 st.subheader("Real pretrained models")
 st.caption("Downloaded on request only, into the Hugging Face cache (`$HF_HOME/hub`, usually "
            "`~/.cache/huggingface/hub`), where timm and transformers find them too. Sizes are approximate "
            "(parameters x 4 bytes); the exact size shows when a download starts.")
 curated = [i for i in infos if not i.spec.startswith("bundled:")]
-st.markdown(table([
-    {"model": i.title, "good for": f"{i.description} *Trained on* {i.trained_on}. *Pages:* {', '.join(i.pages)}.",
-     "size": format_size(i.size_bytes), "weights here": "yes" if i.offline else "no", "licence": i.licence,
-     "spec": i.spec}
-    for i in curated
-]))
+table([{"model": i.title, "good for": f"{i.description} Trained on {i.trained_on}. Pages: {', '.join(i.pages)}.",
+        "size": format_size(i.size_bytes), "weights here": "yes" if i.offline else "no", "licence": i.licence}
+       for i in curated], empty="No curated models are listed.")
+if curated:
+    st.caption("Their specs, for `vizcore download <spec>`, `vizcore attention --model <spec>` and the other commands:")
+    width = max(len(i.spec) for i in curated)
+    st.code("\n".join(f"{i.spec:<{width}}  # {i.title}" for i in curated), language=None)
 missing = {i.spec: f"{i.title} ({format_size(i.size_bytes)})" for i in curated if not i.offline}
 if missing:
     pick = st.selectbox("Download a model now", list(missing), format_func=missing.get, key="home_download_pick")

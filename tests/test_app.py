@@ -51,6 +51,25 @@ def test_home_lists_pages_and_offline_models():
     assert "bundled:tiny_vit" in {row["spec"] for row in bundled}
 
 
+def test_home_without_bundled_models_says_so(tmp_path, monkeypatch):
+    monkeypatch.setenv("VIZCORE_ASSETS", str(tmp_path))  # an assets folder with no models in it
+    monkeypatch.setenv("VIZCORE_WARMUP", "0")
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    assert not at.exception, at.exception
+    assert any("No bundled models were found" in i.value for i in at.info)
+
+
+@pytest.mark.parametrize("text", ["a|b", "file:/tmp/a\\|b.pt", "2*3*4 and __dunder__", ":red[alert] :smile:",
+                                  "`tick` <b>x</b> $1$ ~~s~~ # h", "two\nlines", "back\\slash"])
+def test_home_tables_show_a_model_cards_text_as_written(text):
+    """A title or "trained on" from a model card is text, not Markdown: it survives the table whole."""
+    from vizcore.ui import tables
+
+    (rows,) = mdtables.tables([tables.markdown([{"model": text, "kind": "vit"}, {"model": "x", "kind": text}])])
+    flat = text.replace("\n", " ")
+    assert rows == [{"model": flat, "kind": "vit"}, {"model": "x", "kind": flat}]
+
+
 def test_attention_page_draws_every_view_with_bundled_defaults():
     at = _page("pages/attention.py")
     assert not at.exception, at.exception

@@ -39,13 +39,15 @@ import json, sys
 from streamlit.testing.v1 import AppTest
 at = AppTest.from_file({str(ROOT / "app.py")!r}, default_timeout=120).run()
 print(json.dumps({{"exception": [str(e.value) for e in at.exception], "markdown": [m.value for m in at.markdown],
+                  "code": [c.value for c in at.code],
                   "heavy": [m for m in {MODEL_LIBRARIES + DOWNLOAD_ONLY + ("pandas",)!r} if m in sys.modules]}}))
 """
     out = _fresh(code, env={"VIZCORE_WARMUP": "0"})
     assert not out["exception"], out["exception"]
     assert out["heavy"] == [], f"Home imported {out['heavy']}"
-    bundled, curated = ([row["spec"] for row in t] for t in mdtables.tables(out["markdown"]) if "spec" in t[0])
+    (bundled,) = ([row["spec"] for row in t] for t in mdtables.tables(out["markdown"]) if "spec" in t[0])
     assert "bundled:tiny_vit" in bundled and "bundled:tiny_mae" in bundled
+    curated = [line.split()[0] for line in out["code"][0].splitlines()]  # the curated specs, one per line
     assert "timm:vit_small_patch16_224.dino" in curated and "hf:facebook/vit-mae-base" in curated
 
 

@@ -115,7 +115,7 @@ def test_pick_dino_download_with_progress_cancel_resume_then_its_maps(hub_app, h
 
     page.goto(hub_app.url())  # Home now lists DINO's weights as here
     wait_idle(page)
-    row = page.locator("table tr").filter(has_text="timm:vit_small_patch16_224.dino").first
+    row = page.locator("table tr").filter(has_text="DINO ViT-S/16 (self-supervised)").first
     row.wait_for(timeout=60_000)
     heads = [h.strip() for h in row.locator("xpath=ancestor::table//th").all_inner_texts()]
     assert row.locator("td").nth(heads.index("weights here")).inner_text().strip() == "yes"  # as the browser drew it
