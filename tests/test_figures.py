@@ -202,6 +202,15 @@ def test_predictions_bar_highest_on_top():
     assert len(set(dup.data[0].y)) == 2
 
 
+def test_predictions_bar_labels_are_short_plain_and_tell_small_ones_apart():
+    top = [(1, "dragonfly, darning needle, devil's darning needle", 0.9), (2, "<i>x</i> & co", 0.0009),
+           (3, "maillot", 0.00051), (4, "maillot, tank suit", 0.00005)]
+    fig = figures.predictions_bar(top, title="t")
+    assert list(fig.layout.yaxis.ticktext) == ["dragonfly  <b>90.0%</b>", "&lt;i&gt;x&lt;/i&gt; &amp; co  <b>0.09%</b>",
+                                               "maillot (3)  <b>0.051%</b>", "maillot (4)  <b>&lt;0.01%</b>"]
+    assert fig.data[0].customdata[0] == "dragonfly, darning needle, devil&#x27;s darning needle"  # all, on hover
+
+
 def _built_as_plotly_would(fig: go.Figure) -> dict:
     """`fig` rebuilt through plotly's validating constructor (template set with `update_layout`, as it was before
     vizcore built its attention figures from dicts)."""

@@ -172,13 +172,22 @@ def test_colour_bar_ticks_are_the_figure_s_ticks():
     assert list(fig_ticks.ticktext) == [t for _, t in ticks]
 
 
-@pytest.mark.parametrize("lo, hi", [(0.10200, 0.10210), (0.0, 0.02), (0.5, 0.5001), (-3e-7, 4e-7), (0.2, 0.95)])
+@pytest.mark.parametrize("lo, hi", [(0.10200, 0.10210), (0.0, 0.02), (0.5, 0.5001), (-3e-7, 4e-7), (0.2, 0.95),
+                                    (1e-12, 2e-12), (1e6, 1e6 + 1), (0.0102, 0.0102 + 1e-9)])
 def test_colour_bar_ticks_read_apart_on_any_range(lo, hi):
     ticks = render.colorbar_ticks(lo, hi)
     labels = [t for _, t in ticks]
     assert len(ticks) >= 2 and len(set(labels)) == len(labels), labels  # never the same label twice
     for value, text in ticks:
         assert lo - 1e-12 <= value <= hi + 1e-12 and abs(float(text) - value) <= 1e-6 * max(abs(lo), abs(hi))
+        assert len(text) <= 16, text
+
+
+@pytest.mark.parametrize("lo, hi", [(-1e308, 1e308), (0.0, 5e-324), (0.3, 0.30000000000000004), (1e16, 1e16 + 2),
+                                    (1.0, 1.0), (2.0, 1.0), (float("nan"), 1.0), (0.0, float("inf"))])
+def test_colour_bar_ticks_on_degenerate_ranges_are_few_and_distinct(lo, hi):
+    labels = [t for _, t in render.colorbar_ticks(lo, hi, 0.5)]
+    assert len(set(labels)) == len(labels) and all(len(t) <= 16 for t in labels), labels
 
 
 # --- categories in clearly distinct colours (issue 13 §9) -------------------------------------------------------

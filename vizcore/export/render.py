@@ -195,18 +195,21 @@ def colorbar_ticks(lo: float, hi: float, uniform: float | None = None, n: int = 
     """(value, label) ticks of a colour bar over [lo, hi]: about `n` round values (steps of 1, 2, 2.5 or 5 times a
     power of ten) and, when it lies in range, the uniform-attention level `uniform` (1/N) labelled "uniform 1/N".
 
-    Labels carry as many significant digits as the step needs (at least 3), so a narrow range such as 0.10200 to
-    0.10210 reads 0.1020, 0.10205, 0.1021 rather than three times 0.102. Figures and downloaded PNGs both label
+    Labels carry as many significant digits as the step needs (3 to 12), so a narrow range such as 0.10200 to
+    0.10210 reads 0.102, 0.102025, ... 0.1021 rather than 0.102 five times. A range too narrow for 12 digits (or not
+    finite) gets no round ticks. Figures and downloaded PNGs both label
     their colour bars with these.
     """
     ticks: list[tuple[float, str]] = []
-    if math.isfinite(lo) and math.isfinite(hi) and hi > lo:
-        raw = (hi - lo) / max(1, n - 1)
+    raw = (hi - lo) / max(1, n - 1) if math.isfinite(lo) and math.isfinite(hi) and hi > lo else 0.0
+    if math.isfinite(raw) and raw > 1e-300 and raw > 1e-12 * max(abs(lo), abs(hi)):  # else no ticks but `uniform`
         mag = 10.0 ** math.floor(math.log10(raw))
         step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw * (1 - 1e-9))
         start = math.ceil(lo / step - 1e-9) * step
-        digits = max(3, math.ceil(math.log10(max(abs(lo), abs(hi)) / step)) + 2)
-        ticks = [(v, f"{v:.{digits}g}") for v in (start + i * step for i in range(int((hi - start) / step + 1e-9) + 1))]
+        digits = min(12, max(3, math.ceil(math.log10(max(abs(lo), abs(hi)) / step)) + 2))
+        for v in (start + i * step for i in range(int((hi - start) / step + 1e-9) + 1)):
+            if not ticks or f"{v:.{digits}g}" != ticks[-1][1]:
+                ticks.append((v, f"{v:.{digits}g}"))
     if uniform is not None and uniform > 0 and lo - 1e-12 <= uniform <= hi + 1e-12:
         ticks = [t for t in ticks if abs(t[0] - uniform) > 0.08 * (hi - lo)]
         ticks.append((uniform, f"uniform 1/{round(1 / uniform):,}"))

@@ -67,7 +67,9 @@ def _heatmap(raw: np.ndarray, cover: tuple[int, int], interpolation: str, shown:
 
 
 def _colorbar(title: str) -> dict:
-    return dict(title=dict(text=title), thickness=14, outlinewidth=0, tickformat=".3~g")  # 0.00074, not 740µ
+    # Plotly's own tick labels (as many digits as the step needs: 0.10202, 0.10204, where ".3~g" wrote 0.102 six
+    # times) with powers of ten as 7e−4, not the SI 700µ.
+    return dict(title=dict(text=title), thickness=14, outlinewidth=0, exponentformat="e")
 
 
 def _uniform_colorbar(title: str, lo: float, hi: float, uniform: float | None) -> dict:

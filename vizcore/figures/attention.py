@@ -8,6 +8,7 @@ notebooks draw the same pictures. Images are sent as PNG data URIs and attention
 
 from __future__ import annotations
 
+import html
 import math
 
 import numpy as np
@@ -236,8 +237,16 @@ def prefix_share_heatmap(share, prefix_names, *, title: str, colorscale: str = "
                    f"averaged over all queries; 1 = all attention{even}")
 
 
+def _percent(p: float) -> str:
+    """A probability as a percentage that tells small ones apart: 93.3%, 0.09%, 0.051%, <0.01%."""
+    if p >= 0.01 or p == 0:
+        return f"{p:.1%}"
+    return f"{p * 100:.2g}%" if p >= 1e-4 else "<0.01%"
+
+
 def predictions_bar(top: list[tuple[int, str, float]], *, title: str, num_classes: int | None = None) -> go.Figure:
-    """Top-k class probabilities as horizontal bars, highest on top, each labelled with its class and percentage.
+    """Top-k class probabilities as horizontal bars, highest on top, each labelled with its class (the first of its
+    synonyms; all of them on hover) and percentage.
 
     Args:
         top: (class index, name, probability) triples, e.g. `attention.top_predictions(logits, names)[0]`.
@@ -246,14 +255,15 @@ def predictions_bar(top: list[tuple[int, str, float]], *, title: str, num_classe
     if not top:
         raise InputError("No predictions to draw; pass at least one (index, name, probability).")
     ranked = sorted(top, key=lambda t: -t[2])
-    names = [name for _, name, _ in ranked]
-    if len(set(names)) < len(names):  # e.g. ImageNet's two "crane"s: keep both bars
-        names = [f"{name} ({idx})" for idx, name, _ in ranked]
+    names = [name.split(", ")[0] for _, name, _ in ranked]  # ImageNet's "dragonfly, darning needle, ...": its first
+    twice = {name for name in names if names.count(name) > 1}  # e.g. ImageNet's two "crane"s: keep both bars
+    names = [f"{name} ({idx})" if name in twice else name for (idx, _, _), name in zip(ranked, names)]
     probs = [float(p) for _, _, p in ranked]
+    full = [html.escape(name) for _, name, _ in ranked]  # every synonym, on hover; names are text, not markup
     # Each percentage beside its class name, not at the bar's end, where the chance line crossed it (1.3% read 1.8%).
-    bar = go.Bar(x=probs, y=names, orientation="h", marker_color="#4C78A8",
-                 hovertemplate="%{y}: %{x:.2%}<extra></extra>")
-    labels = [f"{name}  <b>{p:.1%}</b>" for name, p in zip(names, probs)]
+    bar = go.Bar(x=probs, y=names, orientation="h", marker_color="#4C78A8", customdata=full,
+                 hovertemplate="%{customdata}: %{x:.2%}<extra></extra>")
+    labels = [f"{html.escape(name)}  <b>{html.escape(_percent(p))}</b>" for name, p in zip(names, probs)]
     layout = dict(xaxis=dict(title=dict(text="probability"), range=[0, 1]), showlegend=False,
                   yaxis=dict(title=dict(text="class"), autorange="reversed", type="category", ticklabelstandoff=4,
                              tickmode="array", tickvals=names, ticktext=labels))
