@@ -134,20 +134,23 @@ def test_the_per_head_download_holds_every_layer():
     assert player.base_image(np.zeros((3, 512, 384))).shape == (player.HEAD_PX, player.HEAD_PX * 3 // 4, 3)  # shrunk
 
 
-def test_a_large_models_every_layer_download_draws_each_head_at_half_size():
-    """A ViT-B's 12 x 12 heads at the grid size made an 18,583 x 2,042 px PNG (36.6 MB, about 24 s); past BIG_BOOK
-    panels each head is drawn at half that (the 224-px image at its own pixels, not enlarged twice)."""
+def test_a_large_models_every_layer_download_draws_each_head_as_the_flip_book_does():
+    """A ViT-B's 12 x 12 heads at the grid size made an 18,583 x 2,042 px PNG (36.6 MB, about 24 s), a 518-px
+    DINOv2's 33 Mpx: past BIG_BOOK panels each head is drawn at HEAD_PX, as the flip-book shows it, whatever the
+    input size."""
     from vizcore.ui import attention_player as player
 
-    def width(layers: int, heads: int) -> int:
+    def width(layers: int, heads: int, side: int = 224) -> int:
         grids = np.random.default_rng(0).random((layers, heads, 2, 2))
-        return player.every_layer_picture(np.zeros((3, 224, 224)), grids, query="CLS", colorscale="Inferno",
+        return player.every_layer_picture(np.zeros((3, side, side)), grids, query="CLS", colorscale="Inferno",
                                           opacity=0.6, interpolation="nearest", scale="map", uniform=1 / 4,
                                           lines=[]).shape[1]
 
-    cols = player.COLS  # the same number of heads per row either way: only the panel size changes
-    small_book, big_book = width(2, cols), width(player.BIG_BOOK // cols + 1, cols)
-    assert 448 * cols < small_book and 224 * cols < big_book < 448 * cols
+    heads = 3  # 3 heads a row either way: only the panel size changes
+    at_the_limit, past_it = width(player.BIG_BOOK // heads, heads), width(player.BIG_BOOK // heads + 1, heads)
+    assert (player.BIG_BOOK // heads + 1) * heads == player.BIG_BOOK + 1
+    assert at_the_limit > 448 * heads and past_it < 448 * heads  # 224 px enlarged twice, then HEAD_PX
+    assert width(12, 6, side=518) == width(12, 6, side=224)  # a 518-px input: the same HEAD_PX panels
 
 
 def test_the_download_says_what_the_screen_says(monkeypatch):

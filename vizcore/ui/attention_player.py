@@ -30,7 +30,7 @@ BAR_PX = 200  # height of the colour bar's ramp (drawn beside the panels at its 
 COLS = 4  # heads per row, as the plotly grid had them
 SIDE = 240  # largest width of one head's picture on screen, CSS pixels
 LABEL = "Layer"
-BIG_BOOK = 32  # layers x heads above which the every-layer download draws each head at half size (the model's pixels)
+BIG_BOOK = 32  # layers x heads above which the every-layer download draws each head at HEAD_PX, as on screen
 SCALE_TEXT = {"map": "colour scale shared by all heads (min → max)",
               "absolute": "colour scale from 0 to the largest value, shared by all heads"}
 
@@ -123,6 +123,8 @@ def every_layer_picture(image, grids, *, query: str, colorscale: str, opacity: f
     a header with `lines`: uint8 (H, W, 3)."""
     names = [f"head {h}" for h in range(grids.shape[1])]
     small = grids.shape[0] * grids.shape[1] > BIG_BOOK  # a ViT-B's 144 panels at 448 px took 24 s to draw and encode
+    if small:  # each head as the flip-book shows it, about HEAD_PX (a 518-px DINOv2 input made a 33-Mpx picture)
+        image = base_image(image)
     bands = []
     for layer, heads in enumerate(grids):
         lo, hi = head_range(heads, scale)
@@ -131,7 +133,7 @@ def every_layer_picture(image, grids, *, query: str, colorscale: str, opacity: f
             image, heads, title=f"layer {layer}", lines=[scale_line(scale, lo, hi, uniform), *([note] if note else [])],
             names=names, colorscale=colorscale, opacity=opacity, interpolation=interpolation, lo=lo, hi=hi,
             uniform=uniform, cols=min(len(names), max(COLS, math.ceil(len(names) / 3))),
-            bar_label=f"{query} attention", panel_px=picture.GRID_PANEL_PX // 2 if small else None))
+            bar_label=f"{query} attention", panel_px=HEAD_PX if small else None))
     return picture.titled(np.concatenate(bands, axis=0), every_layer_title(query), lines)
 
 
