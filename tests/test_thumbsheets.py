@@ -209,3 +209,52 @@ def test_the_data_set_opened_last_is_written_first(cache):
     _wait(older)
     assert older.status() == "ready" and (_cell(older, 767) == _digit(767)[..., 0]).all()
     assert not {older.folder.name, newer.folder.name} & set(thumbsheets._running)  # both jobs are over
+
+
+def test_a_data_set_opened_again_goes_ahead_of_the_newer_one(cache):
+    """A, then B, then A again (the user went back): A's remaining sheets are written before B's."""
+    order: list[str] = []
+    b_waits, go = threading.Event(), threading.Event()
+
+    def tracked(tag: str, gate: threading.Event | None = None):
+        def images(rows: range) -> list[np.ndarray]:
+            if gate is not None and rows.start == 0:
+                assert gate.wait(30)
+            order.append(f"{tag}{rows.start // 256}")
+            return _digits(rows)
+        return images
+
+    a = thumbsheets.start("went-back-a", 4 * 256, tracked("A", b_waits), side=8, fmt="png")
+    b = thumbsheets.start("went-back-b", 4 * 256, tracked("B", go), side=8, fmt="png")
+    b_waits.set()  # A has written its first sheet by the time B's first starts; then the user goes back to A
+    while "A0" not in order:
+        time.sleep(0.01)
+    thumbsheets.start("went-back-a", 4 * 256, tracked("A"), side=8, fmt="png")
+    go.set()
+    _wait(a)
+    _wait(b)
+    assert order.index("A3") < order.index("B3"), order
+
+
+def test_a_job_that_cannot_start_or_whose_stamp_fails_says_so_and_holds_up_no_one(cache, monkeypatch):
+    older = thumbsheets.start("older", 2 * 256, _digits, side=8, fmt="png", stamp=lambda rows: "s")
+    real = threading.Thread.start
+
+    def no_thread(self):
+        if self.name.startswith("vizcore-thumbs"):
+            raise RuntimeError("can't start new thread")
+        return real(self)
+
+    monkeypatch.setattr(threading.Thread, "start", no_thread)
+    newer = thumbsheets.start("newer", 2 * 256, _digits, side=8, fmt="png")
+    monkeypatch.setattr(threading.Thread, "start", real)
+    assert newer.status().startswith("failed: no thread")
+    _wait(older)
+    assert older.status() == "ready"
+
+    def broken_stamp(rows: range) -> str:
+        raise ValueError("cannot stat")
+
+    broken = thumbsheets.start("broken-stamp", 300, _digits, side=8, fmt="png", stamp=broken_stamp)
+    _wait(broken)
+    assert broken.status() == "failed: ValueError: cannot stat"

@@ -111,7 +111,8 @@ def start(key: str, count: int, images: Images, *, side: int, fmt: str, in_memor
     daemon thread writes the missing sheets in row order, unless this process already ran the folder's job or the
     folder is complete (and has no stamps to check). Each sheet is written atomically: whole or absent. When
     `images` raises, the sheet's rows are read one at a time and a row that still raises gets the no-image cell;
-    a disk error stops the job (`Sheets.status()` says why) and the map shows text for the rest.
+    any other error (a disk error, a stamp that raises) stops the job (`Sheets.status()` says why) and the map shows
+    text for the rest.
 
     Raises:
         ValueError: count < 1, side < 1, or fmt not "png" / "jpeg".
@@ -133,6 +134,10 @@ def start(key: str, count: int, images: Images, *, side: int, fmt: str, in_memor
     sheets = Sheets(f"../{served.name}/{name}/", EXT[fmt], side, CELLS, count, folder)
     inline = in_memory and count <= INLINE_MAX
     with _lock:
+        if name in _running:  # opened again while its job waits behind a newer one: it is the newest now
+            _running.remove(name)
+            _running.append(name)
+            _turn.notify_all()
         if name in _jobs or name in _failed or (stamp is None and (folder / DONE).is_file()):
             return sheets
         job = threading.Thread(target=_newest_first, args=(sheets, images, fmt, stamp),
@@ -142,9 +147,22 @@ def start(key: str, count: int, images: Images, *, side: int, fmt: str, in_memor
             _running.append(name)
     if inline:
         write(sheets, images, fmt, stamp)  # here, now: a few sheets
-    else:
+        return sheets
+    try:
         job.start()
+    except RuntimeError as exc:  # no thread to be had: no thumbnails for this one, and the others go on
+        _stop(name, f"no thread for the thumbnail job ({exc})")
+        log.warning("Hover thumbnails are off for %s: %s", folder, exc)
     return sheets
+
+
+def _stop(name: str, why: str) -> None:
+    """Record why the job of folder `name` stopped and let the jobs waiting behind it go on."""
+    with _turn:
+        _failed[name] = why
+        if name in _running:
+            _running.remove(name)
+        _turn.notify_all()
 
 
 def _newest_first(sheets: Sheets, images: Images, fmt: str, stamp: Stamp | None) -> None:
@@ -184,7 +202,7 @@ def write(sheets: Sheets, images: Images, fmt: str, stamp: Stamp | None = None,
                 _atomic(mark, now.encode())
         (sheets.folder / DONE).write_text(json.dumps({"count": sheets.count, "side": sheets.side}),
                                           encoding="utf-8")
-    except OSError as exc:
+    except Exception as exc:  # noqa: BLE001 - a disk error, or a stamp or sheet that cannot be made: say so, stop
         with _lock:
             _failed[sheets.folder.name] = f"{type(exc).__name__}: {exc}"
         log.warning("Hover thumbnails stopped in %s: %s", sheets.folder, exc)
