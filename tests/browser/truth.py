@@ -37,18 +37,27 @@ def slider_value(page, label: str) -> str:
     return slider(page, label).locator('[data-testid="stSliderThumbValue"]').inner_text().strip()
 
 def move(page, label: str, to: float) -> None:
-    """Move a slider with the keyboard until it holds `to` on the page and on the server, then wait for the rerun.
+    """Move a slider with the keyboard until the page shows `to`, then wait for the rerun.
 
     Aims at a value rather than counting presses: under load a press can land late (after a retry, so twice) or be
-    lost to a rerun that redraws the slider, and pressing toward the target until it holds corrects both."""
+    lost to a rerun that redraws the slider, and pressing toward the target until it holds corrects both. A target
+    off the slider's range or steps fails at once, and one it keeps stepping over fails after a few turns."""
     thumb = slider(page, label).get_by_role("slider").first
-    for _ in range(60):
+    lo, hi, step = (float(thumb.get_attribute(a)) for a in ("min", "max", "step"))
+    steps = (to - lo) / step
+    assert lo - 1e-9 <= to <= hi + 1e-9 and abs(steps - round(steps)) < 1e-6, f"{label!r} cannot hold {to}"
+    turns, last = 0, None
+    for _ in range(2 * round((hi - lo) / step) + 10):
         wait_idle(page)  # a rerun still drawing can redraw the slider and lose a press
         now = float(thumb.input_value())
-        if abs(now - to) < 1e-9:
+        if abs(now - to) < step / 2:
             return
+        right = to > now
+        turns += last is not None and right != last
+        assert turns <= 3, f"slider {label!r} keeps stepping over {to}; it shows {now}"
+        last = right
         thumb.focus()
-        page.keyboard.press("ArrowRight" if to > now else "ArrowLeft")
+        page.keyboard.press("ArrowRight" if right else "ArrowLeft")
         deadline = time.monotonic() + 2
         while float(thumb.input_value()) == now and time.monotonic() < deadline:
             time.sleep(0.05)
