@@ -95,12 +95,17 @@ def _interactive(page) -> None:
 
 
 def start_to_interactive(browser, script: Path | None, path: str = "") -> float:
+    return _from_start(browser, script, path, _interactive)
+
+
+def _from_start(browser, script: Path | None, path: str, ready) -> float:
+    """Seconds from starting a fresh server (`script`, or vizcore's app) to `ready(page)` returning on `path`."""
     t0 = time.perf_counter()
     server = AppServer(script)
     try:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(server.url(path), timeout=180_000)
-        _interactive(page)
+        ready(page)
         out = time.perf_counter() - t0
         page.close()
     finally:
@@ -124,11 +129,7 @@ def _drawn(page, before: str | None = None, timeout: float = 180_000) -> None:
 
 def start_to_drawn(browser, slug: str, via_home: bool) -> float:
     """A fresh server, then the page `slug` drawn: through Home and a click in the sidebar, or by a deep link."""
-    t0 = time.perf_counter()
-    server = AppServer()
-    try:
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(server.url("" if via_home else slug), timeout=180_000)
+    def ready(page) -> None:
         if via_home:
             _interactive(page)
             page.locator('[data-testid="stSidebarNav"]').get_by_text(PAGES[slug], exact=True).click()
@@ -138,11 +139,8 @@ def start_to_drawn(browser, slug: str, via_home: bool) -> float:
                                    ".some(el => (el.data || []).some(t => /scatter/.test(t.type || 'scatter')))",
                                    timeout=180_000)
         _drawn(page)
-        out = time.perf_counter() - t0
-        page.close()
-    finally:
-        server.stop()
-    return out
+
+    return _from_start(browser, None, "" if via_home else slug, ready)
 
 
 def first_visits(browser, server) -> dict[str, float]:
