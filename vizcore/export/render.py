@@ -197,8 +197,7 @@ def colorbar_ticks(lo: float, hi: float, uniform: float | None = None, n: int = 
 
     Labels carry as many significant digits as the step needs (3 to 12), so a narrow range such as 0.10200 to
     0.10210 reads 0.102, 0.102025, ... 0.1021 rather than 0.102 five times. A range too narrow for 12 digits (or not
-    finite) gets no round ticks. Figures and downloaded PNGs both label
-    their colour bars with these.
+    finite) gets no round ticks. Figures and downloaded PNGs both label their colour bars with these.
     """
     ticks: list[tuple[float, str]] = []
     raw = (hi - lo) / max(1, n - 1) if math.isfinite(lo) and math.isfinite(hi) and hi > lo else 0.0

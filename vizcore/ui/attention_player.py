@@ -122,8 +122,8 @@ def every_layer_picture(image, grids, *, query: str, colorscale: str, opacity: f
     """Every page of the flip-book in one picture, a band per layer (its heads, its colour bar, its scale line) under
     a header with `lines`: uint8 (H, W, 3)."""
     names = [f"head {h}" for h in range(grids.shape[1])]
-    small = grids.shape[0] * grids.shape[1] > BIG_BOOK  # a ViT-B's 144 panels at 448 px took 24 s to draw and encode
-    if small:  # each head as the flip-book shows it, about HEAD_PX (a 518-px DINOv2 input made a 33-Mpx picture)
+    big_book = grids.shape[0] * grids.shape[1] > BIG_BOOK  # a ViT-B's 144 panels at 448 px took 24 s to draw, encode
+    if big_book:  # each head as the flip-book shows it, about HEAD_PX (a 518-px DINOv2 input made a 33-Mpx picture)
         image = base_image(image)
     bands = []
     for layer, heads in enumerate(grids):
@@ -133,7 +133,7 @@ def every_layer_picture(image, grids, *, query: str, colorscale: str, opacity: f
             image, heads, title=f"layer {layer}", lines=[scale_line(scale, lo, hi, uniform), *([note] if note else [])],
             names=names, colorscale=colorscale, opacity=opacity, interpolation=interpolation, lo=lo, hi=hi,
             uniform=uniform, cols=min(len(names), max(COLS, math.ceil(len(names) / 3))),
-            bar_label=f"{query} attention", panel_px=HEAD_PX if small else None))
+            bar_label=f"{query} attention", panel_px=HEAD_PX if big_book else None))
     return picture.titled(np.concatenate(bands, axis=0), every_layer_title(query), lines)
 
 

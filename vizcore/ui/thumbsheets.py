@@ -158,8 +158,14 @@ def start(key: str, count: int, images: Images, *, side: int, fmt: str, in_memor
 
 def _stop(name: str, why: str) -> None:
     """Record why the job of folder `name` stopped and let the jobs waiting behind it go on."""
-    with _turn:
+    with _lock:
         _failed[name] = why
+    _leave(name)
+
+
+def _leave(name: str) -> None:
+    """Job `name` writes no more: the newest of the others goes on."""
+    with _turn:
         if name in _running:
             _running.remove(name)
         _turn.notify_all()
@@ -175,9 +181,7 @@ def _newest_first(sheets: Sheets, images: Images, fmt: str, stamp: Stamp | None)
     try:
         write(sheets, images, fmt, stamp, before_sheet=my_turn)
     finally:
-        with _turn:
-            _running.remove(name)
-            _turn.notify_all()
+        _leave(name)
 
 
 def write(sheets: Sheets, images: Images, fmt: str, stamp: Stamp | None = None,
