@@ -226,9 +226,11 @@ def test_category_palette_is_clearly_distinct_for_ten_classes_and_more():
 
     ten = CATEGORICAL[:10]  # the digits: plotly's Safe palette had 2/7 and 1/8 in one hue (closest pair 15.0)
     assert _closest_pair(ten) >= 20
-    assert _closest_pair(CATEGORICAL) >= 18  # 12 classes
+    assert _closest_pair(CATEGORICAL[:12]) >= 18  # 12 classes
+    assert len(set(CATEGORICAL)) == 20 and _closest_pair(CATEGORICAL) >= 13.5  # Kelly's 20: 10.0, tab20: 12.1
     for vision in _MACHADO:
         assert _closest_pair(ten, vision) >= 10, vision
+        assert _closest_pair(CATEGORICAL, vision) >= 8.5, vision  # Kelly's 20: 0.4-0.7, tab20: 0.8-2.5
     white = _lab(["#FFFFFF"])[0]
     assert deltaE_ciede2000(_lab(CATEGORICAL), np.broadcast_to(white, (len(CATEGORICAL), 3))).min() >= 20
     scatter = figures.latent_scatter(np.random.default_rng(0).normal(size=(40, 2)), np.arange(40) % 10,

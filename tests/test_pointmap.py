@@ -31,10 +31,15 @@ def test_categories_get_the_projector_palette_and_a_legend_with_counts():
     assert pm.legend["names"] == names and pm.legend["note"] == ""
 
 
-def test_more_categories_than_colours_say_so_in_the_legend():
-    pm = point_map(np.zeros((20, 2)) + np.arange(20)[:, None], title="t", categories=np.arange(20),
-                   category_names=[str(k) for k in range(20)])
-    assert "colours repeat" in pm.legend["note"]
+def test_twenty_categories_get_twenty_colours_and_more_say_that_colours_repeat():
+    """With 20 classes the 12-colour palette drew classes 3 and 15 alike, and the map draws no marker symbols."""
+    twenty = point_map(np.arange(40.0).reshape(20, 2), title="t", categories=np.arange(20),
+                       category_names=[str(k) for k in range(20)])
+    assert len({tuple(c) for c in twenty.rgba.tolist()}) == 20 and twenty.legend["note"] == ""
+    pm = point_map(np.arange(42.0).reshape(21, 2), title="t", categories=np.arange(21),
+                   category_names=[str(k) for k in range(21)])
+    assert pm.rgba[20].tolist() == pm.rgba[0].tolist()
+    assert pm.legend["note"].startswith("21 categories, 20 distinct colours: colours repeat.")
 
 
 def test_numbers_get_viridis_from_min_to_max_and_nan_the_lowest():

@@ -20,6 +20,7 @@ from PIL import Image
 
 from vizcore.errors import InputError
 from vizcore.export import render
+from vizcore.figures._common import CATEGORICAL
 from vizcore.figures.projector import CONTINUOUS, MAP_HEIGHT, category_style
 
 ALPHA = 204         # 0.8 opacity, as the plotly map drew its points
@@ -145,7 +146,9 @@ def _category_colours(codes: np.ndarray, names: Sequence[str], title: str) -> tu
     counts = np.bincount(codes, minlength=k)
     items = [{"code": i, "name": str(names[i]), "color": colours[i], "count": int(counts[i])}
              for i in range(k) if counts[i]]
-    note = "" if k <= 12 else "More categories than distinct colours: colours repeat; hover a point for its value."
+    distinct = len(CATEGORICAL)  # Okabe-Ito's 8 up to 8 categories, then these
+    note = ("" if k <= distinct else f"{k} categories, {distinct} distinct colours: colours repeat. Hover a point "
+            "for its value, or click legend entries to hide them.")
     return table[codes], {"kind": "categories", "title": title, "items": items, "names": [str(s) for s in names],
                           "note": note}
 

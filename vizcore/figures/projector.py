@@ -4,7 +4,7 @@ The map is a WebGL scatter (`go.Scattergl`, float32 coordinates) in 2-D or `go.S
 carries its global row number in `customdata`, so a box / lasso selection in the app maps back to images no
 matter how the points are split into traces. On the 2-D map, dragging draws a selection box (`dragmode="select"`);
 panning and the lasso are toolbar buttons. Categories use colour-blind-safe palettes (Okabe & Ito up to 8,
-CARTO Safe up to 12; beyond 12 the marker symbol changes too); numbers use Viridis.
+vizcore's `CATEGORICAL` up to 20; beyond 20 the marker symbol changes too); numbers use Viridis.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from vizcore.figures._common import CATEGORICAL, _colorbar, _style
 
 # Okabe & Ito (2008), "Color Universal Design": distinguishable under every common colour-vision deficiency.
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#000000", "#F0E442")
-# Beyond 8 categories: vizcore's shared palette of 12, clearly distinct at 10 classes and more (Safe's 2/7 and 1/8
+# Beyond 8 categories: vizcore's shared palette of 20, clearly distinct at 10 classes and more (Safe's 2/7 and 1/8
 # shared a hue on the digits; see `figures._common.CATEGORICAL`).
 SAFE = CATEGORICAL
 SYMBOLS = ("circle", "square", "diamond", "triangle-up", "x", "cross", "triangle-down", "star")
@@ -31,7 +31,7 @@ BIG_MAP = 20_000  # above this many points: circles only, smaller markers (measu
 
 
 def category_style(k: int, n: int) -> tuple[str, str]:
-    """(colour, marker symbol) of category k of n: Okabe-Ito up to 8, `CATEGORICAL` up to 12, then symbols cycle."""
+    """(colour, marker symbol) of category k of n: Okabe-Ito up to 8, `CATEGORICAL` up to 20, then symbols cycle."""
     palette = OKABE_ITO if n <= len(OKABE_ITO) else SAFE
     return palette[k % len(palette)], SYMBOLS[(k // len(palette)) % len(SYMBOLS)]
 
