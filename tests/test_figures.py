@@ -79,9 +79,21 @@ def test_unknown_colorscale_is_an_input_error():
         render.colorize(np.eye(2), "NotAScale")
 
 
-def test_overlay_opacity_zero_is_the_image_and_one_is_the_map(image, grid):
+def test_grey_is_the_bt601_luminance_in_three_channels():
+    pixels = np.array([[[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 255], [10, 20, 30]]], np.uint8)
+    y = [76, 150, 29, 255, 18]  # 0.299 R + 0.587 G + 0.114 B, rounded: 76.2, 149.7, 29.1, 255, 18.2
+    np.testing.assert_array_equal(render.grey(pixels), np.repeat(np.array([y], np.uint8)[..., None], 3, axis=-1))
+    np.testing.assert_array_equal(render.grey(render.grey(pixels)), render.grey(pixels))
+
+
+def test_overlay_blends_the_map_over_the_image_in_grey(image, grid):
+    """A colour photo under the map mixed hues the bar lacks (yellow at 60% over red drew orange)."""
+    grey = render.grey(image)
+    np.testing.assert_array_equal(render.overlay(image, grid, opacity=0.0), grey)
+    heat = render.colorize(render.upsample(grid, (64, 64), "nearest"), "Inferno").astype(np.float64)
+    by_hand = np.rint(0.4 * grey + 0.6 * heat)  # every pixel between its bar colour and the grey image
+    np.testing.assert_array_equal(render.overlay(image, grid, opacity=0.6, interpolation="nearest"), by_hand)
     rgb = render.as_uint8(image)
-    np.testing.assert_array_equal(render.overlay(image, grid, opacity=0.0), rgb)
     heat = render.colorize(render.upsample(grid, (64, 64), "nearest"), "Viridis")
     np.testing.assert_array_equal(render.overlay(rgb, grid, opacity=1.0, colorscale="Viridis",
                                                  interpolation="nearest"), heat)

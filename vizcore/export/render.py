@@ -64,6 +64,19 @@ def as_uint8(image) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
+def grey(image) -> np.ndarray:
+    """An image as its luminance (ITU-R BT.601: 0.299 R + 0.587 G + 0.114 B) in three equal channels: uint8 (H, W, 3).
+
+    Colour maps are drawn over the grey image, so only the map brings hue: every pixel shows a colour of the
+    colour bar, lighter or darker, never a mix (yellow at 60% over a red object would draw orange).
+
+    Args:
+        image: see `as_uint8`.
+    """
+    y = np.rint(as_uint8(image).astype(np.float64) @ [0.299, 0.587, 0.114]).astype(np.uint8)  # (H, W)
+    return np.repeat(y[..., None], 3, axis=-1)
+
+
 def _grid2d(grid, what: str = "grid") -> np.ndarray:
     arr = as_array(grid)
     if arr.ndim != 2 or 0 in arr.shape:
@@ -217,10 +230,10 @@ def colorbar_ticks(lo: float, hi: float, uniform: float | None = None, n: int = 
 
 def overlay(image, grid, *, opacity: float = 0.6, colorscale: str = "Inferno", interpolation: str = "bilinear",
             lo: float | None = None, hi: float | None = None) -> np.ndarray:
-    """Alpha-blend a colourised attention grid (gh, gw) over an image: uint8 (H, W, 3).
+    """Alpha-blend a colourised attention grid (gh, gw) over an image in grey (`grey`): uint8 (H, W, 3).
 
     Args:
-        image: see `as_uint8`.
+        image: see `as_uint8`; drawn in grey, so every pixel's hue is the map's.
         grid: (gh, gw) attention over the patches; stretched over the whole image.
         opacity: 0 returns the image, 1 the colourised map.
         lo, hi: the colour range (default: the grid's min and max), as the figure on screen has it.
@@ -231,7 +244,7 @@ def overlay(image, grid, *, opacity: float = 0.6, colorscale: str = "Inferno", i
 
 def overlays(image, grids, *, opacity: float = 0.6, colorscale: str = "Inferno", interpolation: str = "bilinear",
              lo: float | None = None, hi: float | None = None) -> np.ndarray:
-    """`overlay` of each map of grids (n, gh, gw) over the same image, computed at once: uint8 (n, H, W, 3).
+    """`overlay` of each map of grids (n, gh, gw) over the same image in grey, at once: uint8 (n, H, W, 3).
 
     With `lo` and `hi` every map shares that colour range; without, each map is min-max scaled on its own.
     """
@@ -240,7 +253,7 @@ def overlays(image, grids, *, opacity: float = 0.6, colorscale: str = "Inferno",
     maps = as_array(grids)
     if maps.ndim != 3 or 0 in maps.shape:
         raise InputError(f"Expected maps shaped (n, gh, gw); got {tuple(maps.shape)}.")
-    rgb = as_uint8(image)  # (H, W, 3)
+    rgb = grey(image)  # (H, W, 3)
     up = _upsample(maps, rgb.shape[:2], interpolation)  # (n, H, W)
     shared = lo is not None and hi is not None  # else each map min-max scaled on its own
     idx = _color_index(up, lo, hi) if shared else np.stack([_color_index(u, None, None) for u in up])  # (n, H, W)

@@ -42,13 +42,6 @@ def _picture_axes(fig: go.Figure, hw: tuple[int, int], row: int, col: int) -> No
                      col=col, **hidden)
 
 
-def _grey(rgb: np.ndarray) -> np.ndarray:
-    """(H, W, 3) uint8 as its luminance (ITU-R BT.601) in three equal channels: under a semi-transparent map only
-    the map brings hue, so every patch shows a colour of the colour bar (lighter or darker), never a mix."""
-    y = np.rint(rgb.astype(np.float64) @ [0.299, 0.587, 0.114]).astype(np.uint8)  # (H, W)
-    return np.repeat(y[..., None], 3, axis=-1)
-
-
 def _outline(fig: go.Figure, r: int, c: int, ph: int, pw: int, **where) -> None:
     for color, width in (("black", 5), ("white", 2)):  # visible on any image
         fig.add_shape(type="rect", x0=c * pw - 0.5, x1=(c + 1) * pw - 0.5, y0=r * ph - 0.5, y1=(r + 1) * ph - 0.5,
@@ -219,7 +212,7 @@ def attention_row_figure(trace: BlockTrace, *, head: int = 0, query: int = 0, im
     lay = trace.layout
     p, (gh, gw), (ph, pw) = lay.num_prefix_tokens, lay.grid, lay.patch_size
     row = trace.attn[image, head, query].numpy()  # (N,)
-    rgb = _grey(render.as_uint8(trace.image[image]))  # a coloured image would tint the map (yellow on red: orange)
+    rgb = render.grey(trace.image[image])  # a coloured image would tint the map (yellow on red: orange)
     fig = make_subplots(rows=1, cols=1)
     fig.add_trace(_image_trace(rgb, IMAGE_SIDE))
     fig.add_trace(_heatmap(row[p:].reshape(gh, gw), (gh * ph, gw * pw), "nearest", opacity=opacity, zmin=0,
