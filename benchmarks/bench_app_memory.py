@@ -202,8 +202,8 @@ def visit(browser, server: BenchServer, sampler: Sampler, zip_path: Path, n: int
         sampler.phase = f"{tag}:upload"
         t0 = time.perf_counter()
         page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(zip_path))
-        # The source picker appears once the zip is on the server's disk and counted (the default source's
-        # embedding starts in the same run).
+        # The source picker appears once the zip is on the server's disk and counted (nothing is embedded until
+        # the user presses Embed for a source not stored yet).
         page.locator('[data-testid="stSelectbox"]').filter(has_text="Embedding source").first.wait_for(
             timeout=max(1.0, deadline - time.time()) * 1000)
         out["upload_s"] = time.perf_counter() - t0
@@ -211,6 +211,10 @@ def visit(browser, server: BenchServer, sampler: Sampler, zip_path: Path, n: int
         sampler.phase = f"{tag}:embed"
         t1 = time.perf_counter()
         _choose(page, "Embedding source", source)
+        wait_idle(page)
+        go = page.get_by_role("button", name=re.compile(r"^Embed the [\d,]+ images with"))
+        if go.count():  # a source not stored yet waits for the user's go; a stored one opens at once
+            go.first.click()
         last_log, seen_progress = 0.0, ""
         while True:
             maps = _maps(page)

@@ -45,7 +45,9 @@ def test_local_engine_shards_resume_and_read_back(tmp_path, monkeypatch):
     make_images(tmp_path / "imgs", 20)
     job = embed_job.EmbedJob(str(tmp_path / "imgs"), MODEL, batch_size=5)
     calls = []
+    assert not embed_job.finished(tmp_path / "out")  # no folder yet
     summary = embed_job.run_local(job, tmp_path / "out", progress=lambda d, t: calls.append((d, t)))
+    assert embed_job.finished(tmp_path / "out")
     assert summary["rows"] == 21 and summary["written"] == 21 and calls[-1] == (21, 21)
     shards = sorted(p.name for p in (tmp_path / "out").glob("*.parquet"))
     assert shards == ["part-000000000.parquet", "part-000000008.parquet", "part-000000016.parquet"]
@@ -61,9 +63,13 @@ def test_local_engine_shards_resume_and_read_back(tmp_path, monkeypatch):
     assert manifest["skipped_count"] >= 1 and any("broken" in s[0] for s in manifest["skipped"])
 
     (tmp_path / "out" / shards[1]).unlink()  # resume: only the missing shard is redone
+    assert not embed_job.finished(tmp_path / "out")  # the app asks before embedding a store that is not whole
     again = embed_job.run_local(job, tmp_path / "out")
     assert again["written"] == 8 and again["skipped_shards"] == 2
     np.testing.assert_array_equal(vectors.load(tmp_path / "out").X, v.X)
+    (tmp_path / "out" / "embed.json").write_text("{not json")
+    assert not embed_job.finished(tmp_path / "out")
+    (tmp_path / "out" / "embed.json").write_text(json.dumps(manifest))
 
     other = embed_job.EmbedJob(str(tmp_path / "imgs"), MODEL, pooling="mean")
     with pytest.raises(InputError, match="another job"):

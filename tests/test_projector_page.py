@@ -265,11 +265,18 @@ def test_a_large_upload_is_streamed_into_the_disk_store_and_reused(tmp_path, mon
         at.selectbox(key="pj_data").set_value("upload").run()
         at.toggle(key="pj_stream").set_value(True)
         at.file_uploader(key="pj_zip").set_value(("big.zip", blob, "application/zip")).run()
+        if session == 0:  # nothing is embedded until asked: the default source (pixels) is not a choice yet
+            assert [b.label for b in at.button] == ["Embed the 20 images with Raw pixels"]
+            assert any("20 images in big.zip" in i.value for i in at.info)
+            assert not (tmp_path / "cache" / "embeddings").exists() or not any(
+                (tmp_path / "cache" / "embeddings").rglob("part-*.parquet"))
         at.selectbox(key="pj_source").set_value("bundled:tiny_vit").run()
-        _ok(at)
+        if session == 0:
+            at.button(key="pj_embed_go").click().run()
+        _ok(at)  # the second session opens the stored vectors without asking
         assert any("20 vectors with images" in m.value for m in at.markdown)
         shards = {p: p.stat().st_mtime_ns for p in (tmp_path / "cache" / "embeddings").rglob("part-*.parquet")}
-        assert len(shards) == 2  # one store per source: the default (pixels), then the tiny ViT
+        assert len(shards) == 1  # one store: the tiny ViT's (the pixels were never embedded)
         if session == 0:
             first = shards
         else:

@@ -93,6 +93,17 @@ def _check(job: EmbedJob, out: Path, n: int) -> dict:
     return manifest
 
 
+def finished(out_dir: str | os.PathLike) -> bool:
+    """Whether `out_dir` holds a whole job: its manifest and every shard it lists (a run cut off leaves some out)."""
+    out = Path(out_dir)
+    try:
+        manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+        rows, per = int(manifest["rows"]), int(manifest["shard_rows"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return per > 0 and all((out / f"part-{first:09d}.parquet").is_file() for first in range(0, rows, per))
+
+
 def _thumbnail(image, side: int) -> bytes | None:
     if side == 0:
         return None

@@ -69,6 +69,7 @@ class DataChoice:
     dataset: vc.Dataset | None
     vectors: user_vectors.Vectors | None = None
     stream: str | None = None  # a large zip (kept on disk) embedded in batches once the source is known: `resolve`
+    rows: int = 0  # images in the large zip (`stream`)
     images_key: str | None = None  # what the images are keyed by when not `key` (one upload, every model's vectors)
 
 
@@ -141,7 +142,7 @@ def data_picker() -> DataChoice:
                                       "Use `vizcore embed` and open the folder it writes.")
             if n > APP_MAX_IMAGES:  # streamed: embedded in batches into the disk store, never decoded all at once
                 side.info(f"{n:,} images: embedded in batches and kept on disk, so the next visit is instant.")
-                return DataChoice(f"upload:{sha[:16]}", up.name, None, stream=path)
+                return DataChoice(f"upload:{sha[:16]}", up.name, None, stream=path, rows=n)
         image_set = cache.upload_set(sha, up.name, blob, APP_MAX_IMAGES)
     _skip_summary(image_set)
     return DataChoice(f"upload:{sha[:16]}", up.name, image_set.dataset)
@@ -278,8 +279,16 @@ def resolve(data: DataChoice, source: Source) -> DataChoice:
     """A streamed upload becomes vectors once its source is chosen (embedded in batches, stored, then reused)."""
     if data.stream is None:
         return data
-    v = cache.embedded_upload(data.key, source, data.stream)
     key = f"{data.key}:{source.spec}:{source.pretrained}:{source.layer}:{source.pooling}"
+    started = st.session_state.setdefault("_pj_embedding", set())  # jobs this session asked for: reruns go on
+    if key not in started and not cache.upload_embedded(data.key, source):
+        st.info(f"{data.rows:,} images in {data.title}. Choose how to embed them in the sidebar (source, layer, "
+                "pooling), then start: the vectors are written to disk in batches, so each choice is embedded once "
+                "and reused by later sessions (a run cut off resumes where it stopped).")
+        st.button(f"Embed the {data.rows:,} images with {source.title}", key="pj_embed_go", type="primary",
+                  on_click=started.add, args=(key,))  # before the next run: it goes on through reruns
+        st.stop()
+    v = cache.embedded_upload(data.key, source, data.stream)
     return DataChoice(key, data.title, cache.vector_dataset(key, v), v, images_key=data.key)
 
 

@@ -58,6 +58,7 @@ _LAZY = {
     # projector
     "projector": "vizcore.ui.cache.projector",
     "embedded_upload": "vizcore.ui.cache.projector",
+    "upload_embedded": "vizcore.ui.cache.projector",
     "features": "vizcore.ui.cache.projector",
     "kept_upload": "vizcore.ui.cache.projector",
     "knn_score": "vizcore.ui.cache.projector",

@@ -72,6 +72,12 @@ def kept_upload(sha: str, name: str, _blob: bytes) -> tuple[str, int]:
     return str(path), image_stream.count_images(path)
 
 
+def upload_embedded(data_key: str, source) -> bool:
+    """Whether a large zip's embeddings with `source` are all on disk already (then opening them is quick)."""
+    return embed_job.finished(embedding_store.store_dir(data_key, source.spec, source.pretrained, source.layer,
+                                                        source.pooling))
+
+
 @st.cache_resource(max_entries=4, show_spinner=False)
 def embedded_upload(data_key: str, source, zip_path: str) -> user_vectors.Vectors:
     """A large zip upload embedded in batches by the `vizcore embed` job into the disk store (resumed if cut off)."""
