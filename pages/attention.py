@@ -12,8 +12,8 @@ from vizcore.ui.errors import inline_errors  # noqa: E402
 
 st.title("Attention")
 st.caption("Where each head of a Vision Transformer looks, how attention flows through the layers, and which "
-           "patches drive a prediction. All maps are drawn on exactly the pixels the model saw, in grey, so "
-           "that every colour on a map is a colour of its bar.")
+           "patches drive a prediction. All maps are drawn on exactly the pixels the model saw, in grey unless "
+           "you ask for colour (Display), so that every pixel keeps the hue of its colour on the bar.")
 
 choice = widgets.model_picker("vit", "mae")  # an MAE encoder is a ViT
 state.keep_image_picker(widgets.sample_names())

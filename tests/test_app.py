@@ -305,3 +305,42 @@ def test_mae_page_shows_the_focus_region_and_says_when_the_rollout_is_flat():
     assert any("Focus region: this MAE encoder" in c.proto.spec for c in at.get("plotly_chart"))
     flat = [w.value for w in at.warning if "rollout is nearly flat" in w.value]
     assert flat and "uniform: 1.6%" in flat[0]  # the tiny MAE's rollout on scene 1 holds 0.9-2.0% per patch
+
+
+def _images_under_maps(at: AppTest) -> list:
+    """The pictures (RGB arrays) under the colour maps of every plotly figure on the page (figures with a heatmap)."""
+    import base64
+    import io
+    import json
+
+    import numpy as np
+    from PIL import Image
+
+    found = []
+    for chart in at.get("plotly_chart"):
+        traces = json.loads(chart.proto.spec)["data"]
+        if any(t.get("type") == "heatmap" for t in traces):
+            found += [np.asarray(Image.open(io.BytesIO(base64.b64decode(t["source"].split(",", 1)[1]))).convert("RGB"))
+                      for t in traces if t.get("type") == "image"]
+    return found
+
+
+def _head_pictures(at: AppTest) -> set[str]:
+    """The per-head flip-book's head pictures (colour bars left out)."""
+    book = _flipbook(at, "att_head_layer")
+    return {book["images"][k] for frame in book["frames"] for k in frame["srcs"]}
+
+
+def test_attention_maps_lie_over_the_image_in_grey_unless_colour_is_asked_for():
+    """A colour photo under a map mixed in hues its bar lacks (inferno over the pink circle drew magenta); grey hides
+    objects that differ from their background only in colour, so colour is one choice away."""
+    at = _page("pages/attention.py")
+    _no_errors(at)
+    grey = _images_under_maps(at)
+    assert len(grey) >= 3 and all((im == im[..., :1]).all() for im in grey)  # R = G = B
+    book = _head_pictures(at)
+    at.radio(key="base").set_value("colour").run()
+    _no_errors(at)
+    colour = _images_under_maps(at)
+    assert len(colour) == len(grey) and all(not (im == im[..., :1]).all() for im in colour)
+    assert _head_pictures(at).isdisjoint(book)  # every head drawn again, over the colour image

@@ -130,3 +130,15 @@ def test_export_projector_writes_projector_files_for_a_labelled_folder(tmp_path,
 def test_export_projector_with_an_unknown_source_is_a_clear_error(tmp_path, capsys):
     assert main(["export-projector", "--dataset", "digits", "--model", "nonsense", "--out", str(tmp_path)]) == 2
     assert "vizcore:" in capsys.readouterr().err
+
+
+def test_attention_draws_the_map_over_the_image_in_grey_unless_asked_for_colour(tmp_path, capsys):
+    from vizcore.data.scenes import sample_scenes
+
+    img = tmp_path / "scene.png"
+    sample_scenes()[0][1].save(img)
+    for base in ("grey", "colour"):
+        out = tmp_path / f"{base}.png"
+        assert main(["attention", str(img), "--opacity", "0", "--base-image", base, "--out", str(out)]) == 0
+        rgb = np.asarray(Image.open(out).convert("RGB"))
+        assert (rgb == rgb[..., :1]).all() == (base == "grey"), base  # opacity 0: the image under the map alone

@@ -86,13 +86,14 @@ def test_grey_is_the_bt601_luminance_in_three_channels():
     np.testing.assert_array_equal(render.grey(render.grey(pixels)), render.grey(pixels))
 
 
-def test_overlay_blends_the_map_over_the_image_in_grey(image, grid):
-    """A colour photo under the map mixed hues the bar lacks (yellow at 60% over red drew orange)."""
+def test_overlay_blends_the_map_over_the_image_as_given(image, grid):
+    """Over `grey(image)` every pixel lies between its bar colour and a grey: it keeps the bar colour's hue."""
     grey = render.grey(image)
-    np.testing.assert_array_equal(render.overlay(image, grid, opacity=0.0), grey)
+    np.testing.assert_array_equal(render.overlay(grey, grid, opacity=0.0), grey)
+    np.testing.assert_array_equal(render.overlay(image, grid, opacity=0.0), render.as_uint8(image))
     heat = render.colorize(render.upsample(grid, (64, 64), "nearest"), "Inferno").astype(np.float64)
-    by_hand = np.rint(0.4 * grey + 0.6 * heat)  # every pixel between its bar colour and the grey image
-    np.testing.assert_array_equal(render.overlay(image, grid, opacity=0.6, interpolation="nearest"), by_hand)
+    by_hand = np.rint(0.4 * grey + 0.6 * heat)
+    np.testing.assert_array_equal(render.overlay(grey, grid, opacity=0.6, interpolation="nearest"), by_hand)
     rgb = render.as_uint8(image)
     heat = render.colorize(render.upsample(grid, (64, 64), "nearest"), "Viridis")
     np.testing.assert_array_equal(render.overlay(rgb, grid, opacity=1.0, colorscale="Viridis",

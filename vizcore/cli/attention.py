@@ -38,6 +38,9 @@ def add(sub) -> None:
     a.add_argument("--opacity", type=float, default=0.6)
     a.add_argument("--colorscale", default="Inferno")
     a.add_argument("--interpolation", choices=["bilinear", "nearest"], default="bilinear")
+    a.add_argument("--base-image", choices=["grey", "colour"], default="grey",
+                   help="the image under the map: grey keeps every pixel at its colour's hue on the scale; colour "
+                        "mixes the photo's hues in (default: grey)")
     a.add_argument("--out", type=Path, default=Path("attention.png"), help="overlay PNG to write")
     a.add_argument("--npy", type=Path, default=None, help="also save raw attention (L, H, N, N) as .npy")
     a.set_defaults(run=_attention)
@@ -52,7 +55,9 @@ def _attention(args) -> int:
         target = attention.PREDICTED if args.class_index is None else args.class_index
     maps = attention.capture(model, [image], fit=args.fit, target=target)
     grid = _view_grid(maps, args)
-    picture = render.overlay(maps.image[0].numpy(), grid, opacity=args.opacity, colorscale=args.colorscale,
+    seen = maps.image[0].numpy()  # (C, H, W): exactly what the model saw
+    base = render.grey(seen) if args.base_image == "grey" else seen
+    picture = render.overlay(base, grid, opacity=args.opacity, colorscale=args.colorscale,
                              interpolation=args.interpolation)
     args.out.write_bytes(labelled_png(picture, model.info))
     print(f"wrote {args.out} ({args.view}, {model.info.title})")

@@ -226,7 +226,7 @@ def render_sheet(inp: trace.InputTrace, blk: trace.BlockTrace, head: trace.HeadT
     qkv = np.concatenate([np.pad(getattr(blk, n)[0, h].numpy(), ((0, 0), (0, 1)), constant_values=np.nan)
                           for n in ("q", "k", "v")], axis=1)[:, :-1]  # (N, 3d + 2): q | k | v
     qkv = np.nan_to_num(qkv, nan=0.0)
-    overlay = render.overlay(blk.image[0], row[p:].reshape(lay.grid), opacity=0.65, colorscale=SEQUENTIAL,
+    overlay = render.overlay(render.grey(blk.image[0]), row[p:].reshape(lay.grid), opacity=0.65, colorscale=SEQUENTIAL,
                              interpolation="nearest")
     W, H = PANEL_W - 20, PANEL_H - TITLE_H - 24  # a panel's body
     panels = [

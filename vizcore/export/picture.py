@@ -129,7 +129,7 @@ def attention_picture(image, grids, *, title: str, lines: Sequence[str], names: 
         maps = maps[None]
     if maps.ndim != 3 or 0 in maps.shape:
         raise InputError(f"Expected maps shaped (n, gh, gw); got {tuple(maps.shape)}.")
-    rgb = render.grey(image)  # under the maps in grey, as on screen
+    rgb = render.as_uint8(image)
     side = panel_px or (PANEL_PX if len(maps) == 1 else GRID_PANEL_PX)
     k = max(1, math.ceil(side / max(rgb.shape[:2])))
     big = np.repeat(np.repeat(rgb, k, axis=0), k, axis=1)  # the pixels the model saw, crisp

@@ -67,8 +67,9 @@ def as_uint8(image) -> np.ndarray:
 def grey(image) -> np.ndarray:
     """An image as its luminance (ITU-R BT.601: 0.299 R + 0.587 G + 0.114 B) in three equal channels: uint8 (H, W, 3).
 
-    Colour maps are drawn over the grey image, so only the map brings hue: every pixel shows a colour of the
-    colour bar, lighter or darker, never a mix (yellow at 60% over a red object would draw orange).
+    Under a semi-transparent colour map the grey image brings no hue of its own: every pixel keeps the hue of its
+    colour on the bar, and the image only makes it lighter, darker or paler (yellow at 60% over a red object draws
+    orange, a colour the bar may lack). Objects that differ from their background only in colour fade, though.
 
     Args:
         image: see `as_uint8`.
@@ -230,10 +231,10 @@ def colorbar_ticks(lo: float, hi: float, uniform: float | None = None, n: int = 
 
 def overlay(image, grid, *, opacity: float = 0.6, colorscale: str = "Inferno", interpolation: str = "bilinear",
             lo: float | None = None, hi: float | None = None) -> np.ndarray:
-    """Alpha-blend a colourised attention grid (gh, gw) over an image in grey (`grey`): uint8 (H, W, 3).
+    """Alpha-blend a colourised attention grid (gh, gw) over an image: uint8 (H, W, 3).
 
     Args:
-        image: see `as_uint8`; drawn in grey, so every pixel's hue is the map's.
+        image: see `as_uint8`, drawn as given: pass `grey(image)` to keep every pixel at its bar colour's hue.
         grid: (gh, gw) attention over the patches; stretched over the whole image.
         opacity: 0 returns the image, 1 the colourised map.
         lo, hi: the colour range (default: the grid's min and max), as the figure on screen has it.
@@ -244,7 +245,7 @@ def overlay(image, grid, *, opacity: float = 0.6, colorscale: str = "Inferno", i
 
 def overlays(image, grids, *, opacity: float = 0.6, colorscale: str = "Inferno", interpolation: str = "bilinear",
              lo: float | None = None, hi: float | None = None) -> np.ndarray:
-    """`overlay` of each map of grids (n, gh, gw) over the same image in grey, at once: uint8 (n, H, W, 3).
+    """`overlay` of each map of grids (n, gh, gw) over the same image, computed at once: uint8 (n, H, W, 3).
 
     With `lo` and `hi` every map shares that colour range; without, each map is min-max scaled on its own.
     """
@@ -253,7 +254,7 @@ def overlays(image, grids, *, opacity: float = 0.6, colorscale: str = "Inferno",
     maps = as_array(grids)
     if maps.ndim != 3 or 0 in maps.shape:
         raise InputError(f"Expected maps shaped (n, gh, gw); got {tuple(maps.shape)}.")
-    rgb = grey(image)  # (H, W, 3)
+    rgb = as_uint8(image)  # (H, W, 3)
     up = _upsample(maps, rgb.shape[:2], interpolation)  # (n, H, W)
     shared = lo is not None and hi is not None  # else each map min-max scaled on its own
     idx = _color_index(up, lo, hi) if shared else np.stack([_color_index(u, None, None) for u in up])  # (n, H, W)

@@ -59,15 +59,15 @@ def attention_overlay(image, grid, *, title: str, opacity: float = 0.6, colorsca
     (Streamlit reports selections on scatter traces only); its `customdata` is (row, col).
 
     Args:
-        image: (C, H, W) in [0, 1] or uint8 (H, W, 3): exactly what the model saw; drawn in grey
-            (`render.grey`), so every colour on the map is a colour of its bar.
+        image: (C, H, W) in [0, 1] or uint8 (H, W, 3): exactly what the model saw, drawn as given (the app passes
+            `render.grey` of it unless the user asks for colour, so the map's hues stay the bar's).
         grid: (gh, gw) attention over the patches.
         patch_size: (ph, pw) pixels per patch; the map then covers gh*ph x gw*pw pixels (else the whole image).
         highlight: (row, col) of a patch to outline, e.g. the query patch.
         scale: "map" (colours from the map's min to its max) or "absolute" (from 0 to its max: a flat map looks flat).
         uniform: the value every patch would get from uniform attention (1/N), marked on the colour bar.
     """
-    rgb = render.grey(image)  # (H, W, 3): under the map in grey, so every colour is one of the bar's
+    rgb = render.as_uint8(image)  # (H, W, 3)
     raw = _array(grid, 2, "a (gh, gw) grid")
     gh, gw = raw.shape
     ph, pw = patch_size or (rgb.shape[0] / gh, rgb.shape[1] / gw)
@@ -113,7 +113,7 @@ def head_maps(image, maps, *, title: str, layer: int, colorscale: str = "Inferno
     """
     if scale not in _HEAD_SCALES:
         raise InputError(f"Unknown scale '{scale}'. Use one of {', '.join(_HEAD_SCALES)}.")
-    rgb = render.grey(image)  # in grey under the maps, as `attention_overlay`
+    rgb = render.as_uint8(image)
     grids = _array(maps, 3, "maps of shape (heads, gh, gw)")
     shown = render.normalize(grids, axis=(-2, -1)) if scale == "head" else grids
     fig, cols = _panels(len(grids), cols, [f"head {h}" for h in range(len(grids))])

@@ -47,7 +47,7 @@ class View:
         """What a figure of this view depends on (model, image, fit, display, colour scale) plus `controls`."""
         d = self.display
         return (self.choice.spec, self.choice.pretrained, self.key, self.fit, d.opacity, d.colorscale,
-                d.interpolation, _scale(), *controls)
+                d.interpolation, d.base, _scale(), *controls)
 
 
 def summary(handle, maps: attention.AttentionMaps, image_name: str, image_size: tuple[int, int]) -> None:
@@ -101,12 +101,12 @@ def per_head(v: View) -> None:
     query, scale = _query_name(maps), _scale()
     style = dict(query=query, colorscale=d.colorscale, opacity=d.opacity, interpolation=d.interpolation,
                  scale=scale, uniform=level)
-    pages = reuse.figure(v.ident("per_head_book"), lambda: player.head_book(_img(maps), grids, **style))
+    pages = reuse.figure(v.ident("per_head_book"), lambda: player.head_book(_base(v), grids, **style))
     flip.flipbook(pages, key="att_head_layer", default=maps.num_layers - 1)
     title = player.every_layer_title(query)
 
     def png(lines: list[str]) -> bytes:
-        pic = player.every_layer_picture(_img(maps), grids, lines=lines, **style)
+        pic = player.every_layer_picture(_base(v), grids, lines=lines, **style)
         return picture.png(pic, title=title, model=v.choice.title,
                            lines=lines + [f"layer {i}: " + player.scale_line(scale, *player.head_range(g, scale), level)
                                           for i, g in enumerate(grids)])
@@ -189,7 +189,7 @@ def query_patch(v: View) -> None:
     level = attention.uniform_level(lay)
     title = f"Where patch ({row}, {col}) looks at layer {layer}"
     fig = reuse.figure(v.ident("query", layer, row, col, fusion), lambda: figures.attention_overlay(
-        _img(maps), grid, title=title, opacity=display.opacity, colorscale=display.colorscale,
+        _base(v), grid, title=title, opacity=display.opacity, colorscale=display.colorscale,
         interpolation=display.interpolation, patch_size=lay.patch_size, highlight=(row, col), pickable=True,
         scale=_scale(), uniform=level))
     event = st.plotly_chart(fig, width="stretch", on_select="rerun", selection_mode="points", key="q_chart")
@@ -282,11 +282,16 @@ def _img(maps) -> np.ndarray:
     return maps.image[0].numpy()
 
 
+def _base(v: View) -> np.ndarray:
+    """The image under the colour maps, as the Display options ask: grey (the default) or in colour."""
+    return render.grey(_img(v.maps)) if v.display.base == "grey" else render.as_uint8(_img(v.maps))
+
+
 def _overlay(v: View, grid, title: str, uniform: float, *controls):
     """The overlay of `grid` on the image, built once per view and `controls` (what chose `grid`)."""
     d = v.display
     return reuse.figure(v.ident(*controls), lambda: figures.attention_overlay(
-        _img(v.maps), grid, title=title, opacity=d.opacity, colorscale=d.colorscale, interpolation=d.interpolation,
+        _base(v), grid, title=title, opacity=d.opacity, colorscale=d.colorscale, interpolation=d.interpolation,
         patch_size=v.maps.layout.patch_size, scale=_scale(), uniform=uniform))
 
 
@@ -320,13 +325,14 @@ def _downloads(v: View, grids, title: str, uniform: float, stem: str, names: lis
     lo, hi = color_range(grids, "absolute" if scale == "absolute" else "map")
     how = (("colours stretched from the smallest to the largest value", "colours from 0 to the largest value")
            [scale == "absolute"] + ("" if len(grids) == 1 else ", one colour scale for all heads"))
-    lines = [f"{v.choice.title} · {v.name} · {lay.input_size[0]}×{lay.input_size[1]} px as the model saw it",
+    lines = [f"{v.choice.title} · {v.name} · {lay.input_size[0]}×{lay.input_size[1]} px as the model saw it"
+             + (", in grey" if d.base == "grey" else ""),
              f"{how}: {lo:.3g} to {hi:.3g} · uniform attention 1/{round(1 / uniform):,} = {uniform:.3g}"]
 
     def png() -> bytes:
         if make is not None:
             return make(lines[:1])
-        pic = picture.attention_picture(_img(v.maps), grids, title=title, lines=lines, names=names,
+        pic = picture.attention_picture(_base(v), grids, title=title, lines=lines, names=names,
                                         colorscale=d.colorscale, opacity=d.opacity, interpolation=d.interpolation,
                                         lo=lo, hi=hi, uniform=uniform, highlight=highlight)
         return picture.png(pic, title=title, lines=lines, model=v.choice.title)

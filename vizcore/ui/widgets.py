@@ -230,6 +230,10 @@ class Display:
     opacity: float
     colorscale: str
     interpolation: str
+    base: str = "grey"  # the image under the maps: "grey" (render.grey) or "colour"
+
+
+BASES = {"grey": "grey", "colour": "colour"}
 
 
 def display_options() -> Display:
@@ -238,7 +242,12 @@ def display_options() -> Display:
         colorscale = st.selectbox("Colour map", render.COLORSCALES, key="colorscale")
         interpolation = st.radio("Upsampling", ["bilinear", "nearest"], horizontal=True, key="interp",
                                  help="nearest shows each patch as one block: what the model actually scored.")
-    return Display(opacity, colorscale, interpolation)
+        base = st.radio("Image under the maps", list(BASES), format_func=BASES.get, horizontal=True, key="base",
+                        help="Grey: every pixel keeps the hue of its colour on the bar; the image only makes it "
+                             "lighter or darker. Colour: the photo's hues mix with the map's (yellow over red "
+                             "draws orange, a colour the bar lacks), but objects that differ from their "
+                             "background only in colour stay visible.")
+    return Display(opacity, colorscale, interpolation, base)
 
 
 def fit_picker(dynamic: bool) -> str:
