@@ -69,6 +69,8 @@ def test_local_engine_shards_resume_and_read_back(tmp_path, monkeypatch):
     np.testing.assert_array_equal(vectors.load(tmp_path / "out").X, v.X)
     (tmp_path / "out" / "embed.json").write_text("{not json")
     assert not embed_job.finished(tmp_path / "out")
+    with pytest.raises(embed_job.OtherJobError, match="cannot be read"):  # said, not a JSONDecodeError
+        embed_job.run_local(job, tmp_path / "out")
     (tmp_path / "out" / "embed.json").write_text(json.dumps(manifest))
 
     other = embed_job.EmbedJob(str(tmp_path / "imgs"), MODEL, pooling="mean")

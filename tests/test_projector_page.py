@@ -281,3 +281,44 @@ def test_a_large_upload_is_streamed_into_the_disk_store_and_reused(tmp_path, mon
             first = shards
         else:
             assert shards == first  # reused, not recomputed
+
+
+def test_a_large_upload_recovers_from_a_broken_or_foreign_store_and_offers_no_pca(tmp_path, monkeypatch):
+    """Found by review: a store whose manifest was cut off, or written for the same bytes under another name, made
+    the Embed button fail on every rerun; a finished store was refused for its zip path; PCA (which fits all images
+    at once) was offered; merely looking at a source created its folder."""
+    import json
+
+    from vizcore.export import embed_job
+    from vizcore.ui import cache, projector_state
+
+    monkeypatch.setenv("VIZCORE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(projector_state, "APP_MAX_IMAGES", 8)
+    blob = _zip({f"c{i % 2}/{i}.png": _png((20 * i, 30, 200 - 10 * i)) for i in range(10)})
+
+    def session(name: str) -> AppTest:  # as after a server restart: only the disk store is left
+        cache.embedded_upload.clear()
+        at = _page()
+        at.selectbox(key="pj_data").set_value("upload").run()
+        at.toggle(key="pj_stream").set_value(True)
+        return at.file_uploader(key="pj_zip").set_value((name, blob, "application/zip")).run()
+
+    at = session("big.zip")
+    assert not any("PCA" in str(o) for o in at.selectbox(key="pj_source").options)
+    root = tmp_path / "cache" / "embeddings"
+    assert not [p for p in root.glob("*") if p.name != "uploads"]  # nothing created by looking
+    at.button(key="pj_embed_go").click().run()
+    _ok(at)
+    (store,) = [p for p in root.glob("*") if p.name != "uploads"]
+    (store / "embed.json").write_text("{cut off")
+    (store / "part-000000000.parquet").unlink()
+    at = session("big.zip")
+    at.button(key="pj_embed_go").click().run()  # starts again instead of failing on every rerun
+    _ok(at)
+    assert any("10 vectors with images" in m.value for m in at.markdown)
+    assert json.loads((store / "embed.json").read_text())["rows"] == 10  # written again
+    monkeypatch.setattr(embed_job, "SHARD_ROWS", 3)  # a newer version cuts shards differently
+    at = session("big (1).zip")  # the same bytes under another name: another zip path on disk
+    assert not [b for b in at.button if b.key == "pj_embed_go"]  # finished: opened at once
+    _ok(at)
+    assert any("10 vectors with images" in m.value for m in at.markdown)

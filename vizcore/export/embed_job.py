@@ -68,6 +68,10 @@ class EmbedJob:
         return {k: v for k, v in asdict(self).items() if k not in ("batch_size",)}
 
 
+class OtherJobError(InputError):
+    """The output folder holds (part of) another job's embeddings, or a manifest that cannot be read."""
+
+
 def _check(job: EmbedJob, out: Path, n: int) -> dict:
     if job.model.startswith("pca:"):
         raise InputError("'pca:<k>' fits PCA on all images at once; embed with 'pixels' or a model, then run "
@@ -81,12 +85,17 @@ def _check(job: EmbedJob, out: Path, n: int) -> dict:
                 "rows": n, "shard_rows": SHARD_ROWS}
     path = out / MANIFEST
     if path.is_file():
-        old = json.loads(path.read_text(encoding="utf-8"))
-        same = {k: old.get(k) for k in manifest} == manifest
+        try:
+            old = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise OtherJobError(f"'{path}' cannot be read ({e}), so the shards beside it cannot be trusted. Choose "
+                                "another --out folder, or delete this one.") from e
+        same = isinstance(old, dict) and {k: old.get(k) for k in manifest} == manifest
         if not same:
-            raise InputError(f"'{out}' already holds embeddings of another job ({old.get('model')}, layer "
-                             f"{old.get('layer')}, {old.get('pooling')}, {old.get('rows')} images of "
-                             f"{old.get('source')}). Choose another --out folder, or delete it.")
+            old = old if isinstance(old, dict) else {}
+            raise OtherJobError(f"'{out}' already holds embeddings of another job ({old.get('model')}, layer "
+                                f"{old.get('layer')}, {old.get('pooling')}, {old.get('rows')} images of "
+                                f"{old.get('source')}). Choose another --out folder, or delete it.")
         manifest = old
     else:
         path.write_text(json.dumps(manifest, indent=2), encoding="utf-8")

@@ -198,7 +198,8 @@ def source_picker(where, key: str, default: str, data: DataChoice, *, stop: bool
     if data.vectors is not None:
         where.caption(f"Embedding: the vectors in **{data.title}** ({data.vectors.X.shape[1]:,} dims).")
         return Source(VECTORS, "your vectors")
-    pixel_like = {i.spec: i.title for i in cache.embedding_sources() if i.kind in ("pixels", "pca")}
+    kinds = ("pixels",) if data.stream else ("pixels", "pca")  # PCA fits all images at once: not batch by batch
+    pixel_like = {i.spec: i.title for i in cache.embedding_sources() if i.kind in kinds}
     choice = widgets.model_picker(*embeddings.TOKEN_KINDS, *embeddings.CODE_KINDS, label="Embedding source",
                                   key=key, default=default, where=where, extra=pixel_like, stop=stop)
     if choice is None:
@@ -285,7 +286,10 @@ def resolve(data: DataChoice, source: Source) -> DataChoice:
         st.info(f"{data.rows:,} images in {data.title}. Choose how to embed them in the sidebar (source, layer, "
                 "pooling), then start: the vectors are written to disk in batches, so each choice is embedded once "
                 "and reused by later sessions (a run cut off resumes where it stopped).")
-        st.button(f"Embed the {data.rows:,} images with {source.title}", key="pj_embed_go", type="primary",
+        how = "" if (source.layer, source.pooling) == (-1, "cls") else (  # a ViT's non-default layer or pooling
+            f" (block {source.layer + 1 if source.layer >= 0 else 'last'}, "
+            f"{'CLS token' if source.pooling == 'cls' else 'mean of patch tokens'})")
+        st.button(f"Embed the {data.rows:,} images with {source.title}{how}", key="pj_embed_go", type="primary",
                   on_click=started.add, args=(key,))  # before the next run: it goes on through reruns
         st.stop()
     v = cache.embedded_upload(data.key, source, data.stream)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import shutil
 
 import numpy as np
 import streamlit as st
@@ -74,19 +75,26 @@ def kept_upload(sha: str, name: str, _blob: bytes) -> tuple[str, int]:
 
 def upload_embedded(data_key: str, source) -> bool:
     """Whether a large zip's embeddings with `source` are all on disk already (then opening them is quick)."""
-    return embed_job.finished(embedding_store.store_dir(data_key, source.spec, source.pretrained, source.layer,
-                                                        source.pooling))
+    return embed_job.finished(embedding_store.store_path(data_key, source.spec, source.pretrained, source.layer,
+                                                         source.pooling))
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
 def embedded_upload(data_key: str, source, zip_path: str) -> user_vectors.Vectors:
     """A large zip upload embedded in batches by the `vizcore embed` job into the disk store (resumed if cut off)."""
     store = embedding_store.store_dir(data_key, source.spec, source.pretrained, source.layer, source.pooling)
+    if embed_job.finished(store):  # all on disk: no model, no zip listing (nor its path, which names the upload)
+        return user_vectors.load(store)
     job = embed_job.EmbedJob(zip_path, source.spec, source.layer, source.pooling, source.pretrained)
     bar = st.progress(0.0, text=f"Embedding the images with {source.title} (kept on disk for next time)…")
     try:
         handle = "pixels" if source.spec == "pixels" else model(source.spec, source.pretrained)
-        embed_job.run_local(job, store, progress=throttled(bar, f"Embedding with {source.title}"), handle=handle)
+        try:
+            embed_job.run_local(job, store, progress=throttled(bar, f"Embedding with {source.title}"), handle=handle)
+        except embed_job.OtherJobError:  # the app's own store, cut off by another version or another upload name
+            shutil.rmtree(store, ignore_errors=True)  # (or an unreadable manifest): start it again
+            store = embedding_store.store_dir(data_key, source.spec, source.pretrained, source.layer, source.pooling)
+            embed_job.run_local(job, store, progress=throttled(bar, f"Embedding with {source.title}"), handle=handle)
     finally:
         bar.empty()
     return user_vectors.load(store)
