@@ -20,19 +20,20 @@ IMAGE_SIDE = 384  # longest side, in pixels, of an image sent for a single overl
 PANEL_SIDE = 192  # ... and for each panel of a multi-panel figure
 PANEL_HEIGHT = 220  # figure pixels per row of panels
 CATEGORICAL = ("#2288CC", "#AACC33", "#BB2211", "#EEAAEE", "#22CCAA", "#227744", "#CC8877", "#6644BB", "#AA2266",
-               "#BB8822", "#008888", "#9999FF", "#000000", "#115555", "#DD5599", "#66AABB", "#DD3355", "#88DD88",
-               "#FF99AA", "#772277")
+               "#BB8822", "#008888", "#9999FF", "#000000", "#005555", "#EE4488", "#FF99AA", "#55AABB", "#0000FF",
+               "#773333", "#880088")
 """vizcore's 20 colours for categories (classes, heads, strategies), shared by every figure that colours by category.
 
 Chosen for clearly distinct colours at 10 classes and more (digits): every pair of the first 10 differs by at least
 22 CIEDE2000 units (plotly's "Safe" palette: 15, and its 2/7 and 1/8 share a hue), still at least 11 under simulated
 deuteranopia and protanopia (Machado et al. 2009), and every colour stands out from a white background. Ordered so
 that any first k are as far apart as possible: colours 13-20 were added greedily from a 16-level sRGB grid, each the
-candidate farthest from all before it (by the smaller of the CIEDE2000 distance and 1.6x the distance under
-simulated colour blindness; lightness 30-82 and chroma >= 20, or black). All 20 keep every pair >= 14 apart
-(>= 8.9 under simulated colour blindness), where Kelly's 20 colours of maximum contrast, tab20 and plotly's Alphabet
-reach 10.0, 12.1 and 11.4 (0.4-3.6 under colour blindness). Beyond 20, colours repeat: vary the marker symbol too or
-say so."""
+candidate farthest from all before it, both as drawn solid and as the point map draws them (alpha 0.8 over white),
+by the smaller of the CIEDE2000 distance and 1.6x the distance under simulated colour blindness (lightness 30-82,
+chroma >= 20 and contrast >= 2:1 on white, or black). All 20 keep every pair >= 12.3 apart solid and >= 12.4 at
+alpha 0.8 (>= 7.4 and >= 7.3 under simulated colour blindness: the first 12 alone reach 7.3 at alpha 0.8), where
+Kelly's 20 colours of maximum contrast, tab20 and plotly's Alphabet reach 10.0, 12.1 and 11.4 solid (0.4-3.6 under
+colour blindness). Beyond 20, colours repeat: vary the marker symbol too or say so."""
 _HOVER = "patch (%{customdata[0]:d}, %{customdata[1]:d})<br>attention %{customdata[2]:.4g}<extra></extra>"
 _HEAD_SCALES = {"figure": "colour scale shared by all heads (min → max)", "head": "each head min-max scaled",
                 "absolute": "colour scale from 0 to the largest value, shared by all heads"}
