@@ -54,6 +54,8 @@ FIGURES = """() => [...document.querySelectorAll('.js-plotly-plot')].map(el => {
     return [String(t), n]; })"""
 PROGRESS = """() => [...document.querySelectorAll('[data-testid="stProgress"]')].map(e => e.innerText.trim())
     .filter(Boolean).join(' | ')"""
+POINTMAP = """() => window.pointmap && window.pointmap.frames > 0 && window.pointmap.state
+    ? [String(window.pointmap.state.args.title || ''), window.pointmap.n] : null"""
 RUNNING = "() => !!document.querySelector('[data-testid=\"stStatusWidget\"]')"
 
 
@@ -173,10 +175,20 @@ def _choose(page, label: str, option: str) -> None:
 
 
 def _maps(page) -> list[tuple[str, int]]:
-    try:
-        return [tuple(x) for x in page.evaluate(FIGURES)]
-    except Exception:  # noqa: BLE001  (the page is re-rendering)
-        return []
+    """(title, points) of every map on the page: the projector's point maps (`vizcore.ui.pointmap`, in component
+    frames) and plotly scatters (3-D maps)."""
+    found = []
+    for frame in page.frames:
+        try:
+            if frame is page.main_frame:
+                found += [tuple(x) for x in frame.evaluate(FIGURES)]
+            else:
+                got = frame.evaluate(POINTMAP)
+                if got:
+                    found.append(tuple(got))
+        except Exception:  # noqa: BLE001  (the page or a frame is re-rendering)
+            continue
+    return found
 
 
 def visit(browser, server: BenchServer, sampler: Sampler, zip_path: Path, n: int, source: str, tag: str,
@@ -191,7 +203,7 @@ def visit(browser, server: BenchServer, sampler: Sampler, zip_path: Path, n: int
         sampler.phase = f"{tag}:page"
         page.goto(server.url("projector"), timeout=600_000)
         wait_idle(page, timeout=600_000)
-        page.locator(".js-plotly-plot").first.wait_for(timeout=600_000)
+        page.locator('iframe[title*="pointmap"]').first.wait_for(timeout=600_000)  # the digits' map
         wait_idle(page, timeout=600_000)
         _choose(page, "Data set", "Upload a zip of images…")
         wait_idle(page)
@@ -211,12 +223,11 @@ def visit(browser, server: BenchServer, sampler: Sampler, zip_path: Path, n: int
         sampler.phase = f"{tag}:embed"
         t1 = time.perf_counter()
         _choose(page, "Embedding source", source)
-        wait_idle(page)
         go = page.get_by_role("button", name=re.compile(r"^Embed the [\d,]+ images with"))
-        if go.count():  # a source not stored yet waits for the user's go; a stored one opens at once
-            go.first.click()
         last_log, seen_progress = 0.0, ""
         while True:
+            if go.count() and not page.evaluate(RUNNING):  # a source not stored yet waits for the user's go
+                go.first.click()
             maps = _maps(page)
             if any(source in title and pts == n for title, pts in maps):
                 break
