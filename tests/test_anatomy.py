@@ -259,3 +259,11 @@ def test_anatomy_figures_are_labelled():
     assert list(res.data[0].x) == ["embed", "block 0", "block 1"]
     with pytest.raises(InputError):
         F.cka_figure(np.zeros((2, 3)), title="bad")
+
+
+def test_attention_distance_heads_never_take_the_mean_line_s_black():
+    """A ViT-L has 16 heads: with the 20-colour palette head 12 was black, the colour of the mean over heads."""
+    fig = F.attention_distance_figure(np.full((2, 20), 30.0), title="ViT-L-like", patch_size=16)
+    heads = [t.marker.color for t in fig.data if t.name.startswith("head ")]
+    assert len(set(heads)) == 19 and heads[19] == heads[0]  # 19 colours, then they repeat
+    assert fig.data[-1].name == "mean over heads" and fig.data[-1].line.color == "black" and "#000000" not in heads

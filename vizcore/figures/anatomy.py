@@ -52,7 +52,7 @@ def attention_distance_figure(dist, *, title: str, patch_size: int | tuple[int, 
     L, H = d.shape
     layers = np.arange(L)
     fig = go.Figure()
-    palette = CATEGORICAL
+    palette = [c for c in CATEGORICAL if c != "#000000"]  # black is the mean over heads (a ViT-L has 16 heads)
     for h in range(H):
         fig.add_trace(go.Scatter(x=layers, y=d[:, h], mode="markers", name=f"head {h}",
                                  marker=dict(size=8, color=palette[h % len(palette)], opacity=0.85),
