@@ -7,7 +7,10 @@ import os
 import pytest
 import torch
 
+from vizcore.numba_cache import prepare_numba
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never touch the network
+prepare_numba()  # as the app does before numba loads (tests import umap and pynndescent directly too)
 
 TINY = {
     # name: (timm architecture, extra kwargs) — CLS only, distilled (2 prefix tokens), registers (CLS + 4)

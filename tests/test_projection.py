@@ -6,6 +6,8 @@ UMAP tests are marked slow: the first UMAP fit in a process spends 10-40 s in nu
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -205,13 +207,36 @@ def test_numba_disk_cache_dir(monkeypatch, tmp_path):
     monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setattr(numba.config, "CACHE_DIR", "")  # restored after the test
-    P.use_numba_disk_cache()
+    P.prepare_numba()
     expected = str(tmp_path / ".cache" / "vizcore" / "numba")
     assert os.environ["NUMBA_CACHE_DIR"] == numba.config.CACHE_DIR == expected
     assert (tmp_path / ".cache" / "vizcore" / "numba").is_dir()
     monkeypatch.setenv("NUMBA_CACHE_DIR", "/somewhere/else")
-    P.use_numba_disk_cache()
+    P.prepare_numba()
     assert os.environ["NUMBA_CACHE_DIR"] == "/somewhere/else"
+
+
+def test_numba_error_messages_leave_sys_stdout_alone():
+    """numba formatted its messages inside colorama's init()/deinit(), which reassign sys.stdout process-wide: from
+    the UMAP warm-up's thread that sent another thread's prints to a stale stream (lost CLI output in the suite)."""
+    code = """
+import sys, types
+from vizcore.numba_cache import prepare_numba
+prepare_numba()
+import numba.core.errors as errors
+swaps = []
+class Watch(types.ModuleType):
+    def __setattr__(self, name, value):
+        swaps.append(name)
+        super().__setattr__(name, value)
+sys.__class__ = Watch
+errors.TypingError("Cannot mutate a literal list")
+errors.NumbaWarning("a warning")
+print(len(swaps))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={k: v for k, v in os.environ.items() if not k.startswith("NUMBA_")})
+    assert out.stdout.strip() == "0", out.stdout
 
 
 # ---- UMAP (slow: numba compilation on the first fit) --------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Where numba keeps its compiled code: one on-disk cache shared by UMAP (analysis) and the TSV writer (export).
+"""Numba, set up before it is imported: one on-disk cache of compiled code shared by UMAP and pynndescent (analysis)
+and the TSV writer (export), and error messages without colour (colorama reassigns sys.stdout from any thread).
 
 May import: nothing from vizcore.
 """
@@ -11,12 +12,19 @@ import tempfile
 from pathlib import Path
 
 
-def use_numba_disk_cache() -> None:
-    """Cache numba compilations on disk in a writable user directory, unless NUMBA_CACHE_DIR is already set.
+def prepare_numba() -> None:
+    """Call before anything imports numba (UMAP, pynndescent, the TSV writer): two settings through its environment.
 
-    `~/.cache/vizcore/numba`, else a temp directory. Works before numba is imported (environment variable) and
-    after (numba reads `numba.config.CACHE_DIR` when it first caches a function).
+    - Compilations are cached on disk in a writable user directory, unless NUMBA_CACHE_DIR is already set:
+      `~/.cache/vizcore/numba`, else a temp directory. Also works after numba is imported (numba reads
+      `numba.config.CACHE_DIR` when it first caches a function).
+    - Numba's error messages are not coloured (NUMBA_DISABLE_ERROR_MESSAGE_HIGHLIGHTING, unless set). With colorama
+      installed, numba wraps every message it formats in colorama's `init()` / `deinit()`, which reassign
+      `sys.stdout` and `sys.stderr` process-wide and restore the streams seen at `init`. Formatted in the UMAP
+      warm-up's background thread while another thread prints, that sent the other thread's output to a stale
+      stream (seen as lost CLI output under pytest's capture). Read when numba is first imported.
     """
+    os.environ.setdefault("NUMBA_DISABLE_ERROR_MESSAGE_HIGHLIGHTING", "1")
     if os.environ.get("NUMBA_CACHE_DIR"):
         return
     for base in (Path.home() / ".cache" / "vizcore" / "numba", Path(tempfile.gettempdir()) / "vizcore-numba"):

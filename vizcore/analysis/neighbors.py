@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from vizcore.errors import InputError
+from vizcore.numba_cache import prepare_numba
 
 METRICS = ("euclidean", "cosine")
 EXACT_KNN_MAX = 10_000  # all-points k-NN graphs: exact up to this many points, NN-descent above
@@ -157,6 +158,7 @@ class NeighborIndex:
         self.scan = _Scanner(X, metric)
         self.index = None
         if approximate:
+            prepare_numba()
             from pynndescent import NNDescent
 
             self.index = NNDescent(X, metric=metric, n_neighbors=30, random_state=seed, low_memory=True,

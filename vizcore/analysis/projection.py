@@ -38,7 +38,7 @@ import numpy as np
 
 from vizcore.analysis.neighbors import EXACT_KNN_MAX, METRICS, NeighborIndex, exact_knn, unit_rows
 from vizcore.errors import InputError
-from vizcore.numba_cache import use_numba_disk_cache
+from vizcore.numba_cache import prepare_numba
 
 __all__ = ["DEFAULTS", "EXACT_KNN_MAX", "METHODS", "METRICS", "RANGES", "Projection", "as_matrix",
            "nearest_neighbors", "project", "run", "unit_rows"]
@@ -141,6 +141,7 @@ def _knn(X: np.ndarray, k: int, metric: str, seed: int) -> tuple[np.ndarray, np.
     """(N, k) neighbour indices and distances, self first: exact up to EXACT_KNN_MAX points, NN-descent above."""
     if len(X) <= EXACT_KNN_MAX:
         return exact_knn(X, k, metric)
+    prepare_numba()
     from pynndescent import NNDescent
 
     index = NNDescent(X, metric=metric, n_neighbors=k, random_state=seed, low_memory=True, n_jobs=-1,
@@ -150,7 +151,7 @@ def _knn(X: np.ndarray, k: int, metric: str, seed: int) -> tuple[np.ndarray, np.
 
 
 def _umap(X: np.ndarray, dims: int, seed: int, p: dict) -> tuple[np.ndarray, None, float]:
-    use_numba_disk_cache()
+    prepare_numba()
     import umap  # lazy: 3-20 s of numba work in every new process
 
     n = X.shape[0]

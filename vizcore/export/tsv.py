@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from vizcore.errors import InputError
-from vizcore.numba_cache import use_numba_disk_cache
+from vizcore.numba_cache import prepare_numba
 
 BLOCK_ROWS = 2048  # vectors formatted per block in `write_vectors_tsv`
 
@@ -96,7 +96,7 @@ _PAIRS = np.array([[48 + i // 10, 48 + i % 10] for i in range(100)], np.uint8)  
 @functools.cache
 def _kernel():
     """`_format_rows` compiled by numba (a dependency of umap-learn), cached on disk after the first compile."""
-    use_numba_disk_cache()
+    prepare_numba()
     import numba
 
     return numba.njit(cache=True, nogil=True)(_format_rows)
