@@ -318,7 +318,8 @@ def test_a_large_upload_recovers_from_a_broken_or_foreign_store_and_offers_no_pc
     assert any("10 vectors with images" in m.value for m in at.markdown)
     assert json.loads((store / "embed.json").read_text())["rows"] == 10  # written again
     monkeypatch.setattr(embed_job, "SHARD_ROWS", 3)  # a newer version cuts shards differently
-    at = session("big (1).zip")  # the same bytes under another name: another zip path on disk
+    at = session("big (1).zip")  # the same bytes under another name: the same zip on disk, the same store
+    assert len(list((root / "uploads").rglob("*.zip"))) == 1
     assert not [b for b in at.button if b.key == "pj_embed_go"]  # finished: opened at once
     _ok(at)
     assert any("10 vectors with images" in m.value for m in at.markdown)

@@ -22,7 +22,8 @@ def prepare_numba() -> None:
       installed, numba wraps every message it formats in colorama's `init()` / `deinit()`, which reassign
       `sys.stdout` and `sys.stderr` process-wide and restore the streams seen at `init`. Formatted in the UMAP
       warm-up's background thread while another thread prints, that sent the other thread's output to a stale
-      stream (seen as lost CLI output under pytest's capture). Read when numba is first imported.
+      stream (seen as lost CLI output under pytest's capture). Numba reads it once, when `numba.core.errors` is
+      first imported: a script that imports umap or numba before vizcore keeps the colours.
     """
     os.environ.setdefault("NUMBA_DISABLE_ERROR_MESSAGE_HIGHLIGHTING", "1")
     if os.environ.get("NUMBA_CACHE_DIR"):

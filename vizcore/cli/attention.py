@@ -67,7 +67,8 @@ def _attention(args) -> int:
             "array": "attention probabilities of one image", "shape": list(maps.attn[0].shape),
             "axes": ["layer", "head", "query token", "key token"], "dtype": str(maps.attn.dtype).replace("torch.", ""),
             "prefix_tokens": list(maps.layout.prefix_names), "patch_grid": list(maps.layout.grid),
-            "input_size": list(maps.layout.input_size), "image": str(args.image), "fit": args.fit})
+            "input_size": list(maps.layout.input_size), "image": str(args.image), "fit": args.fit,
+            "base_image": args.base_image})
         print(f"wrote {args.npy} {tuple(maps.attn[0].shape)} (layers, heads, tokens, tokens) and {sidecar}")
     if not model.info.pretrained:
         print("note: random weights: these maps show an untrained network, not anything learned "

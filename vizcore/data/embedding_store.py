@@ -47,13 +47,17 @@ def store_dir(data_key: str, spec: str, pretrained: bool, layer: int, pooling: s
     return path
 
 
-def keep_upload(sha: str, name: str, blob: bytes) -> Path:
-    """An uploaded zip kept on disk as uploads/<sha256>/<its name> (written once), for the embedding job to stream."""
-    safe = "".join(c if c.isalnum() or c in "._- " else "_" for c in Path(name).name).strip() or "upload.zip"
-    path = root() / "uploads" / sha / (safe if safe.lower().endswith(".zip") else safe + ".zip")
+def keep_upload(sha: str, blob: bytes) -> Path:
+    """An uploaded zip kept on disk as uploads/<sha256>/upload.zip (written once), for the embedding job to stream.
+
+    The path depends on the bytes only: the same zip uploaded under another name is the same job's source, so two
+    sessions share one store (and one cache entry, which Streamlit runs once at a time) instead of two jobs
+    writing into it.
+    """
+    path = root() / "uploads" / sha / "upload.zip"
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_bytes(blob)
         os.replace(tmp, path)
     return path

@@ -98,7 +98,7 @@ def _check(job: EmbedJob, out: Path, n: int) -> dict:
                                 f"{old.get('source')}). Choose another --out folder, or delete it.")
         manifest = old
     else:
-        path.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+        _write_manifest(path, manifest)
     return manifest
 
 
@@ -172,13 +172,19 @@ def _write(table, path: Path) -> None:
     os.replace(tmp, path)  # atomic: a shard exists only when complete
 
 
+def _write_manifest(path: Path, manifest: dict) -> None:
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    os.replace(tmp, path)  # atomic: a reader never sees half a manifest
+
+
 def _note_skipped(out: Path, skipped: list) -> None:
     if skipped:
         path = out / MANIFEST
         manifest = json.loads(path.read_text(encoding="utf-8"))
         manifest["skipped"] = (manifest.get("skipped", []) + [list(s) for s in skipped])[:1000]
         manifest["skipped_count"] = manifest.get("skipped_count", 0) + len(skipped)
-        path.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+        _write_manifest(path, manifest)
 
 
 def run_local(job: EmbedJob, out_dir: str | os.PathLike, *, progress: Progress | None = None,

@@ -326,7 +326,7 @@ def _downloads(v: View, grids, title: str, uniform: float, stem: str, names: lis
     how = (("colours stretched from the smallest to the largest value", "colours from 0 to the largest value")
            [scale == "absolute"] + ("" if len(grids) == 1 else ", one colour scale for all heads"))
     lines = [f"{v.choice.title} · {v.name} · {lay.input_size[0]}×{lay.input_size[1]} px as the model saw it"
-             + (", in grey" if d.base == "grey" else ""),
+             + f", in {d.base}",
              f"{how}: {lo:.3g} to {hi:.3g} · uniform attention 1/{round(1 / uniform):,} = {uniform:.3g}"]
 
     def png() -> bytes:

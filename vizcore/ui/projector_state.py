@@ -136,7 +136,7 @@ def data_picker() -> DataChoice:
     sha = cache.bytes_key(blob)
     with inline_errors():
         if stream:
-            path, n = cache.kept_upload(sha, up.name, blob)
+            path, n = cache.kept_upload(sha, blob)
             if n > LARGE_MAX_IMAGES:
                 raise vc.VizcoreError(f"{up.name} holds {n:,} images; the app embeds up to {LARGE_MAX_IMAGES:,}. "
                                       "Use `vizcore embed` and open the folder it writes.")

@@ -67,9 +67,9 @@ def features(data_key: str, source, _dataset: vc.Dataset) -> np.ndarray:
 
 
 @st.cache_data(max_entries=16, show_spinner="Counting the images in the zip…")
-def kept_upload(sha: str, name: str, _blob: bytes) -> tuple[str, int]:
+def kept_upload(sha: str, _blob: bytes) -> tuple[str, int]:
     """The upload kept on disk (path) and how many images it lists, keyed by its sha256."""
-    path = embedding_store.keep_upload(sha, name, _blob)
+    path = embedding_store.keep_upload(sha, _blob)
     return str(path), image_stream.count_images(path)
 
 
