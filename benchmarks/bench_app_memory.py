@@ -175,19 +175,14 @@ def _choose(page, label: str, option: str) -> None:
 
 
 def _maps(page) -> list[tuple[str, int]]:
-    """(title, points) of every map on the page: the projector's point maps (`vizcore.ui.pointmap`, in component
-    frames) and plotly scatters (3-D maps)."""
+    """(title, points) of every map on the page: point maps (component frames) and plotly scatters (3-D maps)."""
     found = []
     for frame in page.frames:
         try:
-            if frame is page.main_frame:
-                found += [tuple(x) for x in frame.evaluate(FIGURES)]
-            else:
-                got = frame.evaluate(POINTMAP)
-                if got:
-                    found.append(tuple(got))
+            got = frame.evaluate(FIGURES if frame is page.main_frame else POINTMAP)
         except Exception:  # noqa: BLE001  (the page or a frame is re-rendering)
             continue
+        found += [tuple(x) for x in got] if frame is page.main_frame else [tuple(got)] if got else []
     return found
 
 

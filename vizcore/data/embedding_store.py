@@ -32,15 +32,19 @@ def root() -> Path:
     return cache_root() / "embeddings"
 
 
+def _store_key(data_key: str, spec: str, pretrained: bool, layer: int, pooling: str) -> str:
+    return json.dumps([STORE_VERSION, data_key, spec, bool(pretrained), int(layer), pooling])
+
+
 def store_path(data_key: str, spec: str, pretrained: bool, layer: int, pooling: str) -> Path:
     """The folder for one (data, source) pair, without creating it (to look for a finished store)."""
-    key = json.dumps([STORE_VERSION, data_key, spec, bool(pretrained), int(layer), pooling])
+    key = _store_key(data_key, spec, pretrained, layer, pooling)
     return root() / hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
 def store_dir(data_key: str, spec: str, pretrained: bool, layer: int, pooling: str) -> Path:
     """The folder for one (data, source) pair (created)."""
-    key = json.dumps([STORE_VERSION, data_key, spec, bool(pretrained), int(layer), pooling])
+    key = _store_key(data_key, spec, pretrained, layer, pooling)
     path = store_path(data_key, spec, pretrained, layer, pooling)
     path.mkdir(parents=True, exist_ok=True)
     (path / "key.json").write_text(key, encoding="utf-8")

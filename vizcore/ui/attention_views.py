@@ -325,8 +325,8 @@ def _downloads(v: View, grids, title: str, uniform: float, stem: str, names: lis
     lo, hi = color_range(grids, "absolute" if scale == "absolute" else "map")
     how = (("colours stretched from the smallest to the largest value", "colours from 0 to the largest value")
            [scale == "absolute"] + ("" if len(grids) == 1 else ", one colour scale for all heads"))
-    lines = [f"{v.choice.title} · {v.name} · {lay.input_size[0]}×{lay.input_size[1]} px as the model saw it"
-             + f", in {d.base}",
+    seen = f"{lay.input_size[0]}×{lay.input_size[1]} px as the model saw it, in {d.base}"
+    lines = [f"{v.choice.title} · {v.name} · {seen}",
              f"{how}: {lo:.3g} to {hi:.3g} · uniform attention 1/{round(1 / uniform):,} = {uniform:.3g}"]
 
     def png() -> bytes:

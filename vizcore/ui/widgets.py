@@ -233,7 +233,7 @@ class Display:
     base: str = "grey"  # the image under the maps: "grey" (render.grey) or "colour"
 
 
-BASES = {"grey": "grey", "colour": "colour"}
+BASES = ("grey", "colour")  # the image under the attention maps
 
 
 def display_options() -> Display:
@@ -242,7 +242,7 @@ def display_options() -> Display:
         colorscale = st.selectbox("Colour map", render.COLORSCALES, key="colorscale")
         interpolation = st.radio("Upsampling", ["bilinear", "nearest"], horizontal=True, key="interp",
                                  help="nearest shows each patch as one block: what the model actually scored.")
-        base = st.radio("Image under the maps", list(BASES), format_func=BASES.get, horizontal=True, key="base",
+        base = st.radio("Image under the maps", BASES, horizontal=True, key="base",
                         help="Grey: every pixel keeps the hue of its colour on the bar; the image only makes it "
                              "lighter or darker. Colour: the photo's hues mix with the map's (yellow over red "
                              "draws orange, a colour the bar lacks), but objects that differ from their "

@@ -83,18 +83,19 @@ def upload_embedded(data_key: str, source) -> bool:
 def embedded_upload(data_key: str, source, zip_path: str) -> user_vectors.Vectors:
     """A large zip upload embedded in batches by the `vizcore embed` job into the disk store (resumed if cut off)."""
     store = embedding_store.store_dir(data_key, source.spec, source.pretrained, source.layer, source.pooling)
-    if embed_job.finished(store):  # all on disk: no model, no zip listing (nor its path, which names the upload)
+    if embed_job.finished(store):  # all on disk: no model and no zip listing needed
         return user_vectors.load(store)
     job = embed_job.EmbedJob(zip_path, source.spec, source.layer, source.pooling, source.pretrained)
     bar = st.progress(0.0, text=f"Embedding the images with {source.title} (kept on disk for next time)…")
     try:
         handle = "pixels" if source.spec == "pixels" else model(source.spec, source.pretrained)
+        progress = throttled(bar, f"Embedding with {source.title}")
         try:
-            embed_job.run_local(job, store, progress=throttled(bar, f"Embedding with {source.title}"), handle=handle)
-        except embed_job.OtherJobError:  # the app's own store, cut off by another version or another upload name
-            shutil.rmtree(store, ignore_errors=True)  # (or an unreadable manifest): start it again
+            embed_job.run_local(job, store, progress=progress, handle=handle)
+        except embed_job.OtherJobError:  # the app's own store, cut off by another version or with a broken manifest:
+            shutil.rmtree(store, ignore_errors=True)  # start it again
             store = embedding_store.store_dir(data_key, source.spec, source.pretrained, source.layer, source.pooling)
-            embed_job.run_local(job, store, progress=throttled(bar, f"Embedding with {source.title}"), handle=handle)
+            embed_job.run_local(job, store, progress=progress, handle=handle)
     finally:
         bar.empty()
     return user_vectors.load(store)
